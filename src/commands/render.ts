@@ -1,0 +1,35 @@
+/**
+ * `render`: the config file `validate` would write, from manifest files,
+ * printed to stdout. Everything else (warnings, errors) goes to stderr so
+ * that `render ... > config.env` is safe.
+ */
+import { generateConfig, DEFAULT_CLUSTER_DOMAIN } from "../config/generate.ts";
+import { loadManifest } from "../config/manifest.ts";
+import type { Logger } from "../log/logger.ts";
+
+export interface RenderOptions {
+  tenantFile: string;
+  secretFile: string;
+  namespace?: string;
+  clusterDomain?: string;
+}
+
+export async function render(opts: RenderOptions, log: Logger): Promise<string> {
+  const [tenant, secret] = await Promise.all([
+    loadManifest(opts.tenantFile, "Tenant"),
+    loadManifest(opts.secretFile, "Secret"),
+  ]);
+  const generated = generateConfig({
+    tenant,
+    secret,
+    namespace: opts.namespace ?? "minio-operator",
+    clusterDomain: opts.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
+  });
+  for (const w of generated.warnings) log.warn(w);
+  const wanted = generated.tenant.spec.configuration?.name;
+  const given = (secret.metadata as { name?: string } | undefined)?.name;
+  if (wanted && given && wanted !== given) {
+    log.warn(`Tenant spec.configuration.name is ${wanted}, but the Secret file holds ${given}; rendering with it anyway`);
+  }
+  return generated.content;
+}

@@ -1,0 +1,61 @@
+/**
+ * Tenant + Secret -> the config file: the one function `render`, `validate`
+ * and the sidecar share, so the three can never disagree.
+ */
+import { createHash } from "node:crypto";
+import { InputError } from "../errors.ts";
+import type { Tenant } from "../tenant/schema.ts";
+import { describeSecret, parseSecret, validateTenant } from "../tenant/validate.ts";
+import { renderEnvFile } from "./env-file.ts";
+import { hasRootCredentials, mergeEnv } from "./merge.ts";
+import { configEnvText, parseConfigEnv, CONFIG_KEY } from "./secret-env.ts";
+
+export const DEFAULT_CLUSTER_DOMAIN = "cluster.local";
+
+export interface GenerateInput {
+  tenant: unknown;
+  secret: unknown;
+  /** Used when the Tenant has no metadata.namespace. */
+  namespace: string;
+  clusterDomain: string;
+}
+
+export interface Generated {
+  tenant: Tenant;
+  content: string;
+  sha256: string;
+  env: Map<string, string>;
+  /** Problems that do not stop generation; they name lines and fields, never values. */
+  warnings: string[];
+}
+
+export const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
+
+export function generateConfig(input: GenerateInput): Generated {
+  const tenant = validateTenant(input.tenant, input.namespace);
+  const namespace = tenant.metadata.namespace || input.namespace;
+  const tenantName = `Tenant ${namespace}/${tenant.metadata.name ?? "?"}`;
+  if (!tenant.metadata.name) throw new InputError(tenantName, "metadata.name", "is required");
+
+  const secretName = describeSecret(
+    (input.secret ?? {}) as { metadata?: { name?: string; namespace?: string } },
+    namespace,
+  );
+  const secret = parseSecret(input.secret, secretName);
+  const parsed = parseConfigEnv(configEnvText(secret, secretName));
+  const warnings = parsed.skippedLines.map(
+    (n) => `${secretName}: ${CONFIG_KEY} line ${n}: not NAME=VALUE, skipped`,
+  );
+
+  const place = { tenant: tenant.metadata.name, namespace, clusterDomain: input.clusterDomain };
+  const merged = mergeEnv(tenant, place, parsed.vars, { tenant: tenantName, secret: secretName });
+  if (!hasRootCredentials(merged.env)) {
+    throw new InputError(
+      secretName,
+      CONFIG_KEY,
+      "missing root credentials (set MINIO_ROOT_USER and MINIO_ROOT_PASSWORD to non-empty values)",
+    );
+  }
+  const content = renderEnvFile(merged.env, secretName);
+  return { tenant, content, sha256: sha256(content), env: merged.env, warnings: [...warnings, ...merged.warnings] };
+}

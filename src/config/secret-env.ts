@@ -1,0 +1,56 @@
+/**
+ * Reading the Secret's `config.env` (SPEC 3.1). Lenient the way MinIO's own
+ * parser is, but a line we cannot read is reported by line number only: its
+ * content may be a password.
+ */
+import { Buffer } from "node:buffer";
+import { InputError } from "../errors.ts";
+import type { Secret } from "../tenant/schema.ts";
+
+export const CONFIG_KEY = "config.env";
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export interface ParsedEnv {
+  vars: Map<string, string>;
+  /** Line numbers (1-based) that were skipped as unreadable. */
+  skippedLines: number[];
+}
+
+export function parseConfigEnv(text: string): ParsedEnv {
+  const vars = new Map<string, string>();
+  const skippedLines: number[] = [];
+  text.split("\n").forEach((raw, i) => {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) return;
+    const body = /^export\s/.test(line) ? line.slice(6).trimStart() : line;
+    const eq = body.indexOf("=");
+    const name = eq < 0 ? "" : body.slice(0, eq).trim();
+    if (!ENV_NAME.test(name)) {
+      skippedLines.push(i + 1);
+      return;
+    }
+    vars.set(name, unquote(body.slice(eq + 1)));
+  });
+  return { vars, skippedLines };
+}
+
+/** Remove one matching pair of `"` or `'`, exactly as MinIO does (nothing is unescaped). */
+export function unquote(v: string): string {
+  const q = v[0];
+  return v.length >= 2 && (q === '"' || q === "'") && v.endsWith(q) ? v.slice(1, -1) : v;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** The text of `config.env` in a Secret (`data` base64 wins over `stringData`), "" when absent. */
+export function configEnvText(secret: Secret, object: string): string {
+  const b64 = secret.data?.[CONFIG_KEY];
+  if (b64 !== undefined) {
+    const compact = b64.replace(/\s+/g, "");
+    if (compact.length % 4 !== 0 || !BASE64.test(compact)) {
+      throw new InputError(object, `data["${CONFIG_KEY}"]`, "is not valid base64");
+    }
+    return Buffer.from(compact, "base64").toString("utf8");
+  }
+  return secret.stringData?.[CONFIG_KEY] ?? "";
+}

@@ -1,0 +1,42 @@
+/**
+ * Errors that end a command with a specific exit code (SPEC 2). Each one
+ * renders as one line naming the object and field. None of them may carry a
+ * secret value: callers pass names, paths and reasons only.
+ */
+
+/** Invalid input: Tenant/Secret invalid or missing, unparseable manifest. Exit 1. */
+export class InputError extends Error {
+  override name = "InputError";
+  constructor(
+    /** e.g. `Tenant minio-tenant/myminio` */
+    readonly object: string,
+    /** JSON-ish path, e.g. `spec.pools[0].servers`; empty when the object itself is at fault */
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(field ? `${object}: ${field}: ${reason}` : `${object}: ${reason}`);
+  }
+}
+
+/** Bad command line. Exit 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** The API server could not be reached after retries (validate). Exit 3. */
+export class ClusterUnreachableError extends Error {
+  override name = "ClusterUnreachableError";
+}
+
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof InputError) return 1;
+  if (err instanceof UsageError) return 2;
+  if (err instanceof ClusterUnreachableError) return 3;
+  return 1;
+}
+
+/** A one-line description of any thrown value, never a stack trace. */
+export function describe(err: unknown): string {
+  if (err instanceof Error) return err.message.split("\n")[0] ?? err.name;
+  return String(err);
+}

@@ -1,0 +1,89 @@
+/**
+ * Tenant validation (SPEC 3.3): first the schema (types of every field we
+ * read, reported with its JSON path), then the rules the operator enforces.
+ * Returns the typed Tenant or throws an InputError naming the field.
+ */
+import { Value } from "@sinclair/typebox/value";
+import type { TSchema, Static } from "@sinclair/typebox";
+import { InputError } from "../errors.ts";
+import { parseQuantity } from "./quantity.ts";
+import { Tenant, Secret } from "./schema.ts";
+import { domainHost, overlappingDomain } from "./topology.ts";
+
+/** `/spec/pools/0/servers` -> `spec.pools[0].servers` */
+export function jsonPathToField(pointer: string): string {
+  return pointer
+    .split("/")
+    .slice(1)
+    .map((seg) => seg.replace(/~1/g, "/").replace(/~0/g, "~"))
+    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), "");
+}
+
+/** Check `value` against `schema`; the first error names its path, never the offending value. */
+export function checkSchema<S extends TSchema>(schema: S, value: unknown, object: string): Static<S> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InputError(object, "", "not an object");
+  }
+  const first = Value.Errors(schema, value).First();
+  if (first) throw new InputError(object, jsonPathToField(first.path) || "(root)", schemaReason(first.message));
+  return value as Static<S>;
+}
+
+// TypeBox messages ("Expected integer") are fine; make "Expected required property" read naturally.
+const schemaReason = (m: string) => (m === "Expected required property" ? "is required" : m.replace(/^Expected/, "expected"));
+
+export const describeTenant = (t: { metadata?: { name?: string; namespace?: string } }, ns?: string) =>
+  `Tenant ${t.metadata?.namespace ?? ns ?? "?"}/${t.metadata?.name ?? "?"}`;
+export const describeSecret = (s: { metadata?: { name?: string; namespace?: string } }, ns?: string) =>
+  `Secret ${s.metadata?.namespace ?? ns ?? "?"}/${s.metadata?.name ?? "?"}`;
+
+export function parseSecret(value: unknown, object: string): Secret {
+  return checkSchema(Secret, value, object);
+}
+
+export function validateTenant(value: unknown, namespace?: string): Tenant {
+  const loose = (typeof value === "object" && value !== null ? value : {}) as Parameters<typeof describeTenant>[0];
+  const object = describeTenant(loose, namespace);
+  const t = checkSchema(Tenant, value, object);
+  const fail = (field: string, reason: string): never => {
+    throw new InputError(object, field, reason);
+  };
+
+  const pools = t.spec.pools ?? [];
+  if (pools.length === 0) fail("spec.pools", "at least one pool is required");
+  if (!t.spec.configuration?.name) fail("spec.configuration.name", "is required (the configuration Secret)");
+
+  pools.forEach((pool, i) => {
+    const at = `spec.pools[${i}]`;
+    if (pool.servers < 1) fail(`${at}.servers`, "must be at least 1");
+    if (pool.volumesPerServer < 1) fail(`${at}.volumesPerServer`, "must be at least 1");
+    // Erasure coding needs at least 4 drives in total; MinIO refuses smaller 2- and 3-server pools.
+    const total = pool.servers * pool.volumesPerServer;
+    if (pool.servers === 2 && total < 4) fail(`${at}.volumesPerServer`, "a pool of 2 servers needs at least 4 volumes in total");
+    if (pool.servers === 3 && total < 6) fail(`${at}.volumesPerServer`, "a pool of 3 servers needs at least 6 volumes in total");
+    const vct = pool.volumeClaimTemplate;
+    if (!vct) return fail(`${at}.volumeClaimTemplate`, "is required");
+    const storage = vct.spec?.resources?.requests?.storage;
+    const size = storage === undefined ? undefined : parseQuantity(storage);
+    if (storage === undefined) fail(`${at}.volumeClaimTemplate.spec.resources.requests.storage`, "is required");
+    if (size === undefined) fail(`${at}.volumeClaimTemplate.spec.resources.requests.storage`, "is not a Kubernetes quantity");
+    if (size !== undefined && size <= 0) fail(`${at}.volumeClaimTemplate.spec.resources.requests.storage`, "must be positive");
+    if (!vct.spec?.accessModes?.length) fail(`${at}.volumeClaimTemplate.spec.accessModes`, "at least one access mode is required");
+  });
+
+  const kes = t.spec.kes;
+  if (kes && !!kes.gcpCredentialSecretName !== !!kes.gcpWorkloadIdentityPool) {
+    fail(
+      kes.gcpCredentialSecretName ? "spec.kes.gcpWorkloadIdentityPool" : "spec.kes.gcpCredentialSecretName",
+      "gcpCredentialSecretName and gcpWorkloadIdentityPool must be set together",
+    );
+  }
+
+  const domains = t.spec.features?.domains?.minio ?? [];
+  const hosts = domains.map((d, i) => domainHost(t, d) ?? fail(`spec.features.domains.minio[${i}]`, "is not a valid domain"));
+  const overlap = overlappingDomain(hosts);
+  if (overlap) fail("spec.features.domains.minio", `overlapping domains: ${overlap} is a suffix of another domain`);
+  const consoleDomain = t.spec.features?.domains?.console;
+  if (consoleDomain && !domainHost(t, consoleDomain)) fail("spec.features.domains.console", "is not a valid domain");
+  return t;
+}
