@@ -35,8 +35,11 @@ export function exitCodeOf(err: unknown): number {
   return 1;
 }
 
-/** A one-line description of any thrown value, never a stack trace. */
-export function describe(err: unknown): string {
-  if (err instanceof Error) return err.message.split("\n")[0] ?? err.name;
-  return String(err);
+/**
+ * A description of any thrown value, never a stack trace: the first line of
+ * its message, or every line for usage errors (message, then usage line).
+ */
+export function describe(err: unknown, allLines = false): string {
+  if (!(err instanceof Error)) return String(err);
+  return allLines ? err.message : (err.message.split("\n")[0] ?? err.name);
 }

@@ -1,19 +1,20 @@
 /**
- * CLI entry: parse, dispatch, exit codes (SPEC 2). Commands are imported
- * lazily so that `render` and `--version` never load the Kubernetes client
- * or the HTTP stack.
+ * CLI entry: parse, dispatch, exit codes (SPEC 2). Commands, pino and the
+ * Kubernetes client are imported lazily so that `render` and `--version`
+ * start nearly as fast as an empty binary.
  */
 import { parseArgs, helpText } from "./cli/parse.ts";
-import { describe, exitCodeOf, UsageError } from "./errors.ts";
-import { createLogger, type Logger } from "./log/logger.ts";
+import { describe, exitCodeOf } from "./errors.ts";
 import { versionLine } from "./version.ts";
+
+type Flags = Record<string, string | true>;
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs(argv);
   } catch (err) {
-    process.stderr.write(`${describeUsage(err)}\n`);
+    process.stderr.write(`error: ${describe(err, true)}\n`);
     return exitCodeOf(err);
   }
   if (parsed.kind === "help") {
@@ -24,41 +25,41 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${versionLine()}\n`);
     return 0;
   }
-
   const { command, flags } = parsed;
-  const str = (name: string) => (typeof flags[name] === "string" ? (flags[name] as string) : undefined);
-  const clusterDomain = process.env.CLUSTER_DOMAIN || undefined;
-  // render keeps stdout for the file itself; the others log to stdout (the container log).
-  const log = createLogger({ level: str("log-level"), stream: command.name === "render" ? "stderr" : "stdout", command: command.name });
+  return command.name === "render" ? runRender(flags) : runClusterCommand(command.name, flags);
+}
+
+const str = (flags: Flags, name: string) => (typeof flags[name] === "string" ? (flags[name] as string) : undefined);
+const clusterDomain = () => process.env.CLUSTER_DOMAIN || undefined;
+
+/** render: stdout carries only the file; warnings and the one error line go to stderr. */
+async function runRender(flags: Flags): Promise<number> {
   try {
-    switch (command.name) {
-      case "render": {
-        const { render } = await import("./commands/render.ts");
-        const content = await render(
-          { tenantFile: str("tenant-file")!, secretFile: str("secret-file")!, namespace: str("namespace"), clusterDomain },
-          log,
-        );
-        process.stdout.write(content);
-        return 0;
-      }
-      case "validate":
-      case "sidecar":
-        throw new UsageError(`${command.name} is not implemented yet`);
-    }
+    const { render } = await import("./commands/render.ts");
+    const content = await render(
+      { tenantFile: str(flags, "tenant-file")!, secretFile: str(flags, "secret-file")!, namespace: str(flags, "namespace"), clusterDomain: clusterDomain() },
+      (warning) => process.stderr.write(`warning: ${warning}\n`),
+    );
+    process.stdout.write(content);
+    return 0;
   } catch (err) {
-    return fail(err, log, command.name === "render");
+    process.stderr.write(`error: ${describe(err)}\n`);
+    return exitCodeOf(err);
   }
 }
 
-/** One clear line on stderr; for the cluster commands also a pino error line in the container log. */
-function fail(err: unknown, log: Logger, quiet: boolean): number {
-  const message = describe(err);
-  if (!quiet) log.error({ exitCode: exitCodeOf(err) }, message);
-  process.stderr.write(`error: ${message}\n`);
-  return exitCodeOf(err);
+/** validate and sidecar: pino JSON lines on stdout (the container log), plus one plain line on stderr on failure. */
+async function runClusterCommand(name: "validate" | "sidecar", flags: Flags): Promise<number> {
+  const { createLogger } = await import("./log/logger.ts");
+  const log = createLogger({ level: str(flags, "log-level"), command: name });
+  try {
+    process.stderr.write(`error: ${name} is not implemented yet\n`);
+    return 2;
+  } catch (err) {
+    log.error({ exitCode: exitCodeOf(err) }, describe(err));
+    process.stderr.write(`error: ${describe(err)}\n`);
+    return exitCodeOf(err);
+  }
 }
 
-const describeUsage = (err: unknown) => (err instanceof Error ? `error: ${err.message}` : String(err));
-
-const code = await main(process.argv.slice(2));
-process.exit(code);
+process.exit(await main(process.argv.slice(2)));

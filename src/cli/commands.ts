@@ -65,7 +65,6 @@ export const COMMANDS: CommandSpec[] = [
       { name: "tenant-file", arg: "PATH", help: "Tenant manifest (YAML or JSON)", required: true },
       { name: "secret-file", arg: "PATH", help: "Secret manifest (YAML or JSON)", required: true },
       { name: "namespace", arg: "NS", help: "namespace when the Tenant has none", default: "minio-operator" },
-      logLevel,
     ],
   },
 ];

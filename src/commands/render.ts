@@ -5,7 +5,6 @@
  */
 import { generateConfig, DEFAULT_CLUSTER_DOMAIN } from "../config/generate.ts";
 import { loadManifest } from "../config/manifest.ts";
-import type { Logger } from "../log/logger.ts";
 
 export interface RenderOptions {
   tenantFile: string;
@@ -14,7 +13,8 @@ export interface RenderOptions {
   clusterDomain?: string;
 }
 
-export async function render(opts: RenderOptions, log: Logger): Promise<string> {
+/** `warn` receives warnings; render keeps pino out of its start-up path (SPEC: fast, stdout only the file). */
+export async function render(opts: RenderOptions, warn: (message: string) => void): Promise<string> {
   const [tenant, secret] = await Promise.all([
     loadManifest(opts.tenantFile, "Tenant"),
     loadManifest(opts.secretFile, "Secret"),
@@ -25,11 +25,11 @@ export async function render(opts: RenderOptions, log: Logger): Promise<string> 
     namespace: opts.namespace ?? "minio-operator",
     clusterDomain: opts.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
   });
-  for (const w of generated.warnings) log.warn(w);
+  for (const w of generated.warnings) warn(w);
   const wanted = generated.tenant.spec.configuration?.name;
   const given = (secret.metadata as { name?: string } | undefined)?.name;
   if (wanted && given && wanted !== given) {
-    log.warn(`Tenant spec.configuration.name is ${wanted}, but the Secret file holds ${given}; rendering with it anyway`);
+    warn(`Tenant spec.configuration.name is ${wanted}, but the Secret file holds ${given}; rendering with it anyway`);
   }
   return generated.content;
 }

@@ -6,7 +6,6 @@
  */
 import { mkdir, open, readFile, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
 
 /** Not world-readable: the file holds the root credentials. */
 export const CONFIG_FILE_MODE = 0o640;
@@ -18,8 +17,8 @@ export async function writeFileAtomic(path: string, content: string, mode = CONF
 
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  const fh = await open(tmp, "wx", mode);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
+  const fh = await open(tmp, "wx", mode); // "wx": never follow or reuse a stray file
   try {
     await fh.writeFile(content, "utf8");
     await fh.chmod(mode); // the umask may have narrowed the mode; be exact

@@ -2,7 +2,6 @@
  * Tenant + Secret -> the config file: the one function `render`, `validate`
  * and the sidecar share, so the three can never disagree.
  */
-import { createHash } from "node:crypto";
 import { InputError } from "../errors.ts";
 import type { Tenant } from "../tenant/schema.ts";
 import { describeSecret, parseSecret, validateTenant } from "../tenant/validate.ts";
@@ -23,13 +22,10 @@ export interface GenerateInput {
 export interface Generated {
   tenant: Tenant;
   content: string;
-  sha256: string;
   env: Map<string, string>;
   /** Problems that do not stop generation; they name lines and fields, never values. */
   warnings: string[];
 }
-
-export const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 export function generateConfig(input: GenerateInput): Generated {
   const tenant = validateTenant(input.tenant, input.namespace);
@@ -57,5 +53,5 @@ export function generateConfig(input: GenerateInput): Generated {
     );
   }
   const content = renderEnvFile(merged.env, secretName);
-  return { tenant, content, sha256: sha256(content), env: merged.env, warnings: [...warnings, ...merged.warnings] };
+  return { tenant, content, env: merged.env, warnings: [...warnings, ...merged.warnings] };
 }

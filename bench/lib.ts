@@ -1,0 +1,44 @@
+/** Shared helpers for bench scripts: timing child processes, percentiles, a compiled hello-world baseline. */
+import { mkdirSync, existsSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+
+export const median = (xs: number[]) => percentile(xs, 50);
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const i = Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1));
+  return s[i] ?? NaN;
+}
+
+/** Wall time in ms of each of `runs` executions (after `warmup` untimed runs). */
+export function timeCommand(cmd: string[], runs: number, warmup = 3): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < runs + warmup; i++) {
+    const t0 = performance.now();
+    const r = spawnSync(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
+    const ms = performance.now() - t0;
+    if (r.status !== 0) throw new Error(`${cmd.join(" ")} exited ${r.status}: ${r.stderr}`);
+    if (i >= warmup) out.push(ms);
+  }
+  return out;
+}
+
+/** A compiled Bun hello-world, built the same way as the product (same flags), for baselines. */
+export function helloWorldBinary(): string {
+  const dir = "dist/bench";
+  const bin = `${dir}/hello-world`;
+  if (!existsSync(bin)) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(`${dir}/hello.ts`, 'console.log("hello world");\n');
+    const r = spawnSync("bun", ["build", `${dir}/hello.ts`, "--compile", "--minify", "--bytecode", "--format=esm", "--outfile", bin], { stdio: "inherit" });
+    if (r.status !== 0) throw new Error("cannot build the hello-world baseline");
+  }
+  return bin;
+}
+
+export const PRODUCT = "dist/minio-operator-sidecar";
+export function requireProduct(): string {
+  if (!existsSync(PRODUCT)) throw new Error(`${PRODUCT} missing: run npm run build first`);
+  return PRODUCT;
+}
+
+export const fmt = (n: number, digits = 1) => n.toFixed(digits);

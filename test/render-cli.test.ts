@@ -1,0 +1,114 @@
+/** `render` end to end from the command line, and the CLI's usage errors (SPEC 2). */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runCli } from "./support/cli.ts";
+import { CREDENTIALS, PASSWORD, pool, secret, tenant } from "./support/objects.ts";
+
+const EX = new URL("./fixtures/examples/", import.meta.url).pathname;
+let dir = "";
+beforeAll(async () => (dir = await mkdtemp(join(tmpdir(), "render-"))));
+afterAll(() => rm(dir, { recursive: true, force: true }));
+
+async function files(t: unknown, s: unknown) {
+  const tf = join(dir, `t-${Math.random()}.json`);
+  const sf = join(dir, `s-${Math.random()}.json`);
+  await writeFile(tf, JSON.stringify(t));
+  await writeFile(sf, JSON.stringify(s));
+  return ["--tenant-file", tf, "--secret-file", sf];
+}
+
+/** One line on stderr, exit 1, and no secret value anywhere. */
+function expectOneLineError(r: { code: number | null; stdout: string; stderr: string }, message: string) {
+  expect(r.code).toBe(1);
+  expect(r.stdout).toBe("");
+  expect(r.stderr).toBe(`error: ${message}\n`);
+  expect(r.stderr).not.toContain(PASSWORD);
+}
+
+describe("render the upstream examples", () => {
+  for (const name of ["base", "lite", "tiny"]) {
+    for (const secretFile of ["secret.yaml", "secret.json"]) {
+      test(`tenant-${name} with ${secretFile}`, async () => {
+        const r = await runCli(["render", "--tenant-file", `${EX}tenant-${name}.yaml`, "--secret-file", `${EX}${secretFile}`]);
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        expect(r.stdout).toBe(await readFile(`${EX}tenant-${name}.expected.env`, "utf8"));
+      });
+    }
+  }
+
+  test("one file may hold both objects; CLUSTER_DOMAIN is honoured", async () => {
+    const both = join(dir, "both.yaml");
+    await writeFile(both, `${await readFile(`${EX}tenant-base.yaml`, "utf8")}\n---\n${await readFile(`${EX}secret.yaml`, "utf8")}`);
+    const r = await runCli(["render", "--tenant-file", both, "--secret-file", both], { env: { CLUSTER_DOMAIN: "corp.internal" } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('export MINIO_ARGS="https://myminio-pool-0-{0...3}.myminio-hl.minio-tenant.svc.corp.internal/export{0...3}"\n');
+  });
+});
+
+describe("render failures: exit 1, one stderr line naming object and field", () => {
+  test("a Secret without a password", async () => {
+    const r = await runCli(["render", ...(await files(tenant(), secret('MINIO_ROOT_USER=minio\nMINIO_BROWSER=on\n')))]);
+    expectOneLineError(r, "Secret minio-tenant/myminio-env-configuration: config.env: missing root credentials (set MINIO_ROOT_USER and MINIO_ROOT_PASSWORD to non-empty values)");
+  });
+
+  test("an invalid pool", async () => {
+    const r = await runCli(["render", ...(await files(tenant({ pools: [pool({ servers: 2, volumesPerServer: 1 })] }), secret()))]);
+    expectOneLineError(r, "Tenant minio-tenant/myminio: spec.pools[0].volumesPerServer: a pool of 2 servers needs at least 4 volumes in total");
+  });
+
+  test("a value with a newline", async () => {
+    const t = tenant({ env: [{ name: "MINIO_IDENTITY_OPENID_CLIENT_SECRET", value: `${PASSWORD}\nnext` }] });
+    const r = await runCli(["render", ...(await files(t, secret()))]);
+    expectOneLineError(r, "Tenant minio-tenant/myminio: spec.env[0] (MINIO_IDENTITY_OPENID_CLIENT_SECRET): value contains a line break or NUL, which MinIO's config file cannot represent");
+  });
+
+  test("a missing file and an unparseable manifest", async () => {
+    const bad = join(dir, "bad.yaml");
+    await writeFile(bad, `kind: Tenant\npassword: {${PASSWORD}: [unclosed\n`);
+    const r = await runCli(["render", "--tenant-file", bad, "--secret-file", join(dir, "nope.yaml")]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split("\n").filter(Boolean)).toHaveLength(1);
+    expect(r.stderr).not.toContain(PASSWORD);
+    const r2 = await runCli(["render", "--tenant-file", bad, "--secret-file", `${EX}secret.yaml`]);
+    expect(r2.stderr).toMatch(/^error: Tenant file .*bad\.yaml: not valid YAML or JSON at line 3: unexpected end of the stream within a flow collection\n$/);
+    expect(r2.stderr).not.toContain(PASSWORD);
+  });
+
+  test("warnings go to stderr, the file alone to stdout", async () => {
+    const r = await runCli(["render", ...(await files(tenant(), secret(`${CREDENTIALS}garbage line ${PASSWORD}\n`)))]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.split("\n").every((l) => l === "" || l.startsWith("export "))).toBe(true);
+    expect(r.stderr).toBe("warning: Secret minio-tenant/myminio-env-configuration: config.env line 3: not NAME=VALUE, skipped\n");
+  });
+});
+
+describe("usage", () => {
+  test.each([
+    [["rendr"], 'unknown command "rendr"; did you mean "render"?'],
+    [["valdate", "--tenant", "x"], 'unknown command "valdate"; did you mean "validate"?'],
+    [["render", "--tenant-fil", "x"], 'unknown flag "--tenant-fil" for render; did you mean "--tenant-file"?'],
+    [["s", "--tenant", "t"], "missing required flag --config-name"],
+    [["render", "--tenant-file"], "flag --tenant-file needs a value (PATH)"],
+    [["frobnicate"], 'unknown command "frobnicate"'],
+    [[], "missing command"],
+  ])("%j exits 2", async (args, message) => {
+    const r = await runCli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toStartWith(`error: ${message}\n`);
+    expect(r.stderr).toContain("usage: minio-operator-sidecar");
+  });
+
+  test("--help, command help and --version", async () => {
+    const help = await runCli(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("validate (v)");
+    const cmd = await runCli(["sidecar", "--help"]);
+    expect(cmd.stdout).toContain("--webhook-address HOST:PORT");
+    expect(cmd.stdout).toContain("[default: 127.0.0.1:4222]");
+    const v = await runCli(["--version"]);
+    expect(v.stdout).toMatch(/^minio-operator-sidecar \S+ \(commit \S+, built \S+\)\n$/);
+  });
+});

@@ -1,0 +1,103 @@
+/** SPEC 3.3: every invalid-Tenant rule, with the field it must name. */
+import { describe, expect, test } from "bun:test";
+import { validateTenant } from "../src/tenant/validate.ts";
+import { parseQuantity } from "../src/tenant/quantity.ts";
+import { pool, tenant } from "./support/objects.ts";
+
+const T = "Tenant minio-tenant/myminio";
+const invalid = (t: unknown, message: string) => expect(() => validateTenant(t)).toThrow(message);
+const vct = (spec: Record<string, unknown>) => ({ volumeClaimTemplate: { spec } });
+
+describe("tenant rules", () => {
+  test("a valid tenant passes and unknown fields are accepted", () => {
+    const t = tenant({ image: "minio/minio:latest", imagePullPolicy: "IfNotPresent", whatever: { nested: [1, 2] } });
+    (t.spec.pools[0] as Record<string, unknown>).affinity = { nodeAffinity: {} };
+    expect(validateTenant(t).metadata.name).toBe("myminio");
+  });
+
+  test("no pools", () => {
+    invalid(tenant({ pools: undefined }), `${T}: spec.pools: at least one pool is required`);
+    invalid(tenant({ pools: [] }), `${T}: spec.pools: at least one pool is required`);
+  });
+  test("no configuration secret name", () => {
+    invalid(tenant({ configuration: undefined }), `${T}: spec.configuration.name: is required`);
+    invalid(tenant({ configuration: { name: "" } }), `${T}: spec.configuration.name: is required`);
+  });
+  test("servers or volumesPerServer below 1", () => {
+    invalid(tenant({ pools: [pool({ servers: 0 })] }), `${T}: spec.pools[0].servers: must be at least 1`);
+    invalid(tenant({ pools: [pool(), pool({ volumesPerServer: 0 })] }), `${T}: spec.pools[1].volumesPerServer: must be at least 1`);
+  });
+  test("2 servers need 4 volumes, 3 servers need 6", () => {
+    invalid(tenant({ pools: [pool({ servers: 2, volumesPerServer: 1 })] }), `${T}: spec.pools[0].volumesPerServer: a pool of 2 servers needs at least 4 volumes in total`);
+    invalid(tenant({ pools: [pool({ servers: 3, volumesPerServer: 1 })] }), `${T}: spec.pools[0].volumesPerServer: a pool of 3 servers needs at least 6 volumes in total`);
+    expect(() => validateTenant(tenant({ pools: [pool({ servers: 2, volumesPerServer: 2 })] }))).not.toThrow();
+    expect(() => validateTenant(tenant({ pools: [pool({ servers: 3, volumesPerServer: 2 })] }))).not.toThrow();
+    expect(() => validateTenant(tenant({ pools: [pool({ servers: 1, volumesPerServer: 1 })] }))).not.toThrow();
+  });
+  test("a pool without a volume claim template", () => {
+    invalid(tenant({ pools: [pool({ volumeClaimTemplate: undefined })] }), `${T}: spec.pools[0].volumeClaimTemplate: is required`);
+  });
+  test("storage request missing, zero, negative or not a quantity", () => {
+    const at = `${T}: spec.pools[0].volumeClaimTemplate.spec.resources.requests.storage`;
+    invalid(tenant({ pools: [pool(vct({ accessModes: ["ReadWriteOnce"] }))] }), `${at}: is required`);
+    invalid(tenant({ pools: [pool(vct({ accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "0" } } }))] }), `${at}: must be positive`);
+    invalid(tenant({ pools: [pool(vct({ accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "-1Gi" } } }))] }), `${at}: must be positive`);
+    invalid(tenant({ pools: [pool(vct({ accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "lots" } } }))] }), `${at}: is not a Kubernetes quantity`);
+  });
+  test("access modes missing or empty", () => {
+    const at = `${T}: spec.pools[0].volumeClaimTemplate.spec.accessModes: at least one access mode is required`;
+    invalid(tenant({ pools: [pool(vct({ resources: { requests: { storage: "1Ti" } } }))] }), at);
+    invalid(tenant({ pools: [pool(vct({ accessModes: [], resources: { requests: { storage: "1Ti" } } }))] }), at);
+  });
+  test("KES gcp credential and workload identity must come together", () => {
+    invalid(tenant({ kes: { gcpCredentialSecretName: "gcp" } }), `${T}: spec.kes.gcpWorkloadIdentityPool: gcpCredentialSecretName and gcpWorkloadIdentityPool must be set together`);
+    invalid(tenant({ kes: { gcpWorkloadIdentityPool: "pool" } }), `${T}: spec.kes.gcpCredentialSecretName: gcpCredentialSecretName and gcpWorkloadIdentityPool must be set together`);
+    expect(() => validateTenant(tenant({ kes: { gcpCredentialSecretName: "g", gcpWorkloadIdentityPool: "p" } }))).not.toThrow();
+  });
+  test("invalid domains", () => {
+    invalid(tenant({ features: { domains: { minio: ["ok.example.com", "bad domain with spaces"] } } }), `${T}: spec.features.domains.minio[1]: is not a valid domain`);
+    invalid(tenant({ features: { domains: { minio: ["https://"] } } }), `${T}: spec.features.domains.minio[0]: is not a valid domain`);
+    invalid(tenant({ features: { domains: { console: "http://[bad" } } }), `${T}: spec.features.domains.console: is not a valid domain`);
+  });
+  test("overlapping domains", () => {
+    invalid(tenant({ features: { domains: { minio: ["a.example.com", "example.com"] } } }), `${T}: spec.features.domains.minio: overlapping domains: example.com`);
+    invalid(tenant({ features: { domains: { minio: ["s3.example.com", "https://s3.example.com:9000"] } } }), "overlapping domains");
+    expect(() => validateTenant(tenant({ features: { domains: { minio: ["a.example.com", "b.example.com"] } } }))).not.toThrow();
+    expect(() => validateTenant(tenant({ features: { domains: { minio: ["myexample.com", "example.com"] } } }))).toThrow("overlapping");
+  });
+});
+
+describe("schema errors name the JSON path", () => {
+  test.each([
+    [{ servers: "4" }, "spec.pools[0].servers: expected integer"],
+    [{ volumesPerServer: 1.5 }, "spec.pools[0].volumesPerServer: expected integer"],
+    [{ name: 7 }, "spec.pools[0].name: expected string"],
+  ])("pool field %j", (bad, message) => {
+    invalid(tenant({ pools: [pool(bad)] }), `${T}: ${message}`);
+  });
+  test("missing required pool fields", () => {
+    const p = pool();
+    delete (p as Record<string, unknown>).servers;
+    invalid(tenant({ pools: [p] }), `${T}: spec.pools[0].servers: is required`);
+  });
+  test.each([
+    [{ features: { bucketDNS: "yes" } }, "spec.features.bucketDNS: expected boolean"],
+    [{ features: { domains: { minio: "s3.example.com" } } }, "spec.features.domains.minio: expected array"],
+    [{ env: [{ name: "A", value: 1 }] }, "spec.env[0].value: expected string"],
+    [{ requestAutoCert: "false" }, "spec.requestAutoCert: expected boolean"],
+    [{ pools: {} }, "spec.pools: expected array"],
+  ])("%j", (spec, message) => {
+    invalid(tenant(spec), `${T}: ${message}`);
+  });
+  test("a non-object and a missing spec", () => {
+    expect(() => validateTenant("nope")).toThrow("Tenant ?/?: not an object");
+    expect(() => validateTenant({ metadata: { name: "x", namespace: "n" } })).toThrow("Tenant n/x: spec: is required");
+  });
+});
+
+describe("quantities", () => {
+  test.each([
+    ["1Ti", 2 ** 40], ["500Gi", 500 * 2 ** 30], ["1e12", 1e12], ["1.5G", 1.5e9], ["100m", 0.1], [".5Ki", 512], [1024, 1024], ["1E3", 1000],
+  ])("%p", (q, v) => expect(parseQuantity(q)).toBe(v));
+  test.each(["", "Gi", "1 Gi", "1GB", "1.2.3", "abc"])("%p is not a quantity", (q) => expect(parseQuantity(q)).toBeUndefined());
+});
