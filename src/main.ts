@@ -30,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const str = (flags: Flags, name: string) => (typeof flags[name] === "string" ? (flags[name] as string) : undefined);
-const clusterDomain = () => process.env.CLUSTER_DOMAIN || undefined;
+const clusterDomain = () => process.env.CLUSTER_DOMAIN || "cluster.local";
 
 /** render: stdout carries only the file; warnings and the one error line go to stderr. */
 async function runRender(flags: Flags): Promise<number> {
@@ -52,9 +52,33 @@ async function runRender(flags: Flags): Promise<number> {
 async function runClusterCommand(name: "validate" | "sidecar", flags: Flags): Promise<number> {
   const { createLogger } = await import("./log/logger.ts");
   const log = createLogger({ level: str(flags, "log-level"), command: name });
+  const { resolveNamespace } = await import("./kube/client.ts");
+  const common = {
+    tenant: str(flags, "tenant")!,
+    namespace: resolveNamespace(str(flags, "namespace")),
+    kubeconfig: str(flags, "kubeconfig"),
+    configFile: str(flags, "config-file")!,
+    clusterDomain: clusterDomain(),
+  };
   try {
-    process.stderr.write(`error: ${name} is not implemented yet\n`);
-    return 2;
+    if (name === "validate") {
+      const { validate } = await import("./commands/validate.ts");
+      await validate(common, log);
+      return 0;
+    }
+    const { sidecar } = await import("./commands/sidecar.ts");
+    return await sidecar(
+      {
+        ...common,
+        configName: str(flags, "config-name")!,
+        probeAddress: str(flags, "probe-address")!,
+        webhookAddress: str(flags, "webhook-address")!,
+        sidecarAddress: str(flags, "sidecar-address")!,
+        minioUrl: str(flags, "minio-url"),
+        pruneBucketServices: flags["prune-bucket-services"] === true,
+      },
+      log,
+    );
   } catch (err) {
     log.error({ exitCode: exitCodeOf(err) }, describe(err));
     process.stderr.write(`error: ${describe(err)}\n`);

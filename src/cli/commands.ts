@@ -8,7 +8,10 @@ export interface FlagSpec {
   arg?: string;
   help: string;
   required?: boolean;
+  /** The value used when the flag is absent (filled in by the parser). */
   default?: string;
+  /** A default that depends on the environment: described, resolved by the command. */
+  defaultHelp?: string;
 }
 
 export interface CommandSpec {
@@ -23,13 +26,13 @@ const clusterFlags: FlagSpec[] = [
     name: "namespace",
     arg: "NS",
     help: "namespace of the Tenant",
-    default: "the pod's namespace (service account), else minio-operator",
+    defaultHelp: "the pod's namespace (service account), else minio-operator",
   },
   {
     name: "kubeconfig",
     arg: "PATH",
     help: "kubeconfig file",
-    default: "in-cluster when KUBERNETES_SERVICE_HOST is set, else $KUBECONFIG, else ~/.kube/config",
+    defaultHelp: "in-cluster when KUBERNETES_SERVICE_HOST is set, else $KUBECONFIG, else ~/.kube/config",
   },
   { name: "config-file", arg: "PATH", help: "MinIO config file to write", default: "/tmp/minio/config.env" },
 ];
@@ -54,7 +57,7 @@ export const COMMANDS: CommandSpec[] = [
       { name: "probe-address", arg: "HOST:PORT", help: "readiness probe, status and metrics server", default: "0.0.0.0:4444" },
       { name: "webhook-address", arg: "HOST:PORT", help: "bucket-DNS webhook server (keep on loopback)", default: "127.0.0.1:4222" },
       { name: "sidecar-address", arg: "HOST:PORT", help: "sidecar API server", default: "0.0.0.0:4224" },
-      { name: "minio-url", arg: "URL", help: "local MinIO", default: "https://localhost:9000 with TLS, else http://localhost:9000" },
+      { name: "minio-url", arg: "URL", help: "local MinIO", defaultHelp: "https://localhost:9000 with TLS, else http://localhost:9000" },
       { name: "prune-bucket-services", help: "delete bucket Services whose bucket no longer exists (default: only report them)" },
     ],
   },
@@ -64,7 +67,7 @@ export const COMMANDS: CommandSpec[] = [
     flags: [
       { name: "tenant-file", arg: "PATH", help: "Tenant manifest (YAML or JSON)", required: true },
       { name: "secret-file", arg: "PATH", help: "Secret manifest (YAML or JSON)", required: true },
-      { name: "namespace", arg: "NS", help: "namespace when the Tenant has none", default: "minio-operator" },
+      { name: "namespace", arg: "NS", help: "namespace when the Tenant has none", defaultHelp: "minio-operator" },
     ],
   },
 ];

@@ -62,6 +62,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
   }
   for (const f of command.flags) {
     if (f.required && flags[f.name] === undefined) throw usage(`missing required flag --${f.name}`, command);
+    if (f.default !== undefined) flags[f.name] ??= f.default;
   }
   return { kind: "run", command, flags };
 }
@@ -70,7 +71,7 @@ export function helpText(command?: CommandSpec): string {
   const flagLines = (cmd: CommandSpec) =>
     cmd.flags.map((f) => {
       const left = `  --${f.name}${f.arg ? ` ${f.arg}` : ""}`;
-      const right = `${f.help}${f.required ? " (required)" : ""}${f.default ? ` [default: ${f.default}]` : ""}`;
+      const right = `${f.help}${f.required ? " (required)" : ""}${f.default ?? f.defaultHelp ? ` [default: ${f.default ?? f.defaultHelp}]` : ""}`;
       return `${left.padEnd(32)}${right}`;
     });
   if (command) {

@@ -3,14 +3,14 @@
  * printed to stdout. Everything else (warnings, errors) goes to stderr so
  * that `render ... > config.env` is safe.
  */
-import { generateConfig, DEFAULT_CLUSTER_DOMAIN } from "../config/generate.ts";
+import { generateConfig } from "../config/generate.ts";
 import { loadManifest } from "../config/manifest.ts";
 
 export interface RenderOptions {
   tenantFile: string;
   secretFile: string;
   namespace?: string;
-  clusterDomain?: string;
+  clusterDomain: string;
 }
 
 /** `warn` receives warnings; render keeps pino out of its start-up path (SPEC: fast, stdout only the file). */
@@ -23,7 +23,7 @@ export async function render(opts: RenderOptions, warn: (message: string) => voi
     tenant,
     secret,
     namespace: opts.namespace ?? "minio-operator",
-    clusterDomain: opts.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
+    clusterDomain: opts.clusterDomain,
   });
   for (const w of generated.warnings) warn(w);
   const wanted = generated.tenant.spec.configuration?.name;

@@ -9,8 +9,6 @@ import { renderEnvFile } from "./env-file.ts";
 import { hasRootCredentials, mergeEnv } from "./merge.ts";
 import { configEnvText, parseConfigEnv, CONFIG_KEY } from "./secret-env.ts";
 
-export const DEFAULT_CLUSTER_DOMAIN = "cluster.local";
-
 export interface GenerateInput {
   tenant: unknown;
   secret: unknown;
