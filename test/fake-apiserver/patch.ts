@@ -1,0 +1,155 @@
+// JSON merge patch (RFC 7386) and JSON patch (RFC 6902).
+
+import { ApiError, errors } from "./errors.ts";
+
+export function clone<T>(v: T): T {
+  return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** RFC 7386: objects merge recursively, `null` deletes, everything else (arrays too) replaces. */
+export function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isObject(patch)) return clone(patch);
+  const out: Record<string, unknown> = isObject(target) ? { ...target } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+export interface JsonPatchOp {
+  op: "add" | "remove" | "replace" | "move" | "copy" | "test";
+  path: string;
+  from?: string;
+  value?: unknown;
+}
+
+function unprocessable(message: string): ApiError {
+  return new ApiError(422, "Invalid", message);
+}
+
+function parsePointer(p: string): string[] {
+  if (p === "") return [];
+  if (!p.startsWith("/")) throw errors.badRequest(`invalid JSON pointer ${JSON.stringify(p)}`);
+  return p
+    .slice(1)
+    .split("/")
+    .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
+/** Stable-key representation for comparisons. */
+export function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (isObject(v)) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) out[k] = canonical(v[k]);
+    return out;
+  }
+  return v;
+}
+
+function resolveParent(doc: unknown, tokens: string[], path: string): { parent: any; key: string } {
+  let cur: any = doc;
+  for (const t of tokens.slice(0, -1)) {
+    if (Array.isArray(cur)) {
+      const i = Number(t);
+      if (!/^\d+$/.test(t) || i >= cur.length) throw unprocessable(`the server rejected our request due to an error in our request: doc is missing path: "${path}"`);
+      cur = cur[i];
+    } else if (isObject(cur) && t in cur) {
+      cur = cur[t];
+    } else {
+      throw unprocessable(`the server rejected our request due to an error in our request: doc is missing path: "${path}"`);
+    }
+  }
+  return { parent: cur, key: tokens[tokens.length - 1]! };
+}
+
+function getAt(doc: unknown, path: string): unknown {
+  const tokens = parsePointer(path);
+  if (tokens.length === 0) return doc;
+  const { parent, key } = resolveParent(doc, tokens, path);
+  if (Array.isArray(parent)) {
+    const i = Number(key);
+    if (!/^\d+$/.test(key) || i >= parent.length) throw unprocessable(`the server rejected our request due to an error in our request: doc is missing path: "${path}"`);
+    return parent[i];
+  }
+  if (!isObject(parent) || !(key in parent)) throw unprocessable(`the server rejected our request due to an error in our request: doc is missing path: "${path}"`);
+  return parent[key];
+}
+
+function removeAt(doc: unknown, path: string): unknown {
+  const tokens = parsePointer(path);
+  const { parent, key } = resolveParent(doc, tokens, path);
+  if (Array.isArray(parent)) {
+    const i = Number(key);
+    if (!/^\d+$/.test(key) || i >= parent.length) throw unprocessable(`the server rejected our request due to an error in our request: unable to remove nonexistent key: ${key}: missing value`);
+    return parent.splice(i, 1)[0];
+  }
+  if (!isObject(parent) || !(key in parent)) throw unprocessable(`the server rejected our request due to an error in our request: unable to remove nonexistent key: ${key}: missing value`);
+  const v = parent[key];
+  delete parent[key];
+  return v;
+}
+
+function addAt(doc: unknown, path: string, value: unknown, replace: boolean): unknown {
+  const tokens = parsePointer(path);
+  if (tokens.length === 0) return clone(value);
+  const { parent, key } = resolveParent(doc, tokens, path);
+  if (Array.isArray(parent)) {
+    if (key === "-" && !replace) parent.push(clone(value));
+    else {
+      const i = Number(key);
+      if (!/^\d+$/.test(key) || i > parent.length || (replace && i >= parent.length))
+        throw unprocessable(`the server rejected our request due to an error in our request: index out of range: ${key}`);
+      if (replace) parent[i] = clone(value);
+      else parent.splice(i, 0, clone(value));
+    }
+  } else if (isObject(parent)) {
+    if (replace && !(key in parent))
+      throw unprocessable(`the server rejected our request due to an error in our request: replace operation does not apply: doc is missing key: ${path}: missing value`);
+    parent[key] = clone(value);
+  } else {
+    throw unprocessable(`the server rejected our request due to an error in our request: doc is missing path: "${path}"`);
+  }
+  return doc;
+}
+
+export function jsonPatch(doc: unknown, ops: unknown): unknown {
+  if (!Array.isArray(ops)) throw errors.badRequest("json: cannot unmarshal object into Go value of type jsonpatch.Patch");
+  let out = clone(doc);
+  for (const raw of ops as JsonPatchOp[]) {
+    if (!raw || typeof raw.path !== "string") throw errors.badRequest("invalid JSON patch operation: missing path");
+    switch (raw.op) {
+      case "add":
+        out = addAt(out, raw.path, raw.value, false);
+        break;
+      case "replace":
+        out = addAt(out, raw.path, raw.value, true);
+        break;
+      case "remove":
+        removeAt(out, raw.path);
+        break;
+      case "move": {
+        const v = removeAt(out, raw.from ?? "");
+        out = addAt(out, raw.path, v, false);
+        break;
+      }
+      case "copy":
+        out = addAt(out, raw.path, getAt(out, raw.from ?? ""), false);
+        break;
+      case "test":
+        if (!deepEqual(getAt(out, raw.path), raw.value))
+          throw unprocessable(`the server rejected our request due to an error in our request: testing value ${raw.path} failed: test failed`);
+        break;
+      default:
+        throw errors.badRequest(`Unexpected kind: ${String((raw as { op?: unknown }).op)}`);
+    }
+  }
+  return out;
+}
