@@ -1,13 +1,24 @@
 /**
  * `sidecar`: runs beside MinIO for the pod's whole life (SPEC 5).
  * Start-up: read Tenant and Secret (retrying; never exiting on transient
- * errors), write the file, start the servers, keep watching. SIGTERM/SIGINT
- * stop watches and servers and exit 0 within 2 s.
+ * errors), write the file, start the three servers, keep watching.
+ * SIGTERM/SIGINT stop watches and servers and exit 0 within 2 s.
  */
 import type { Logger } from "pino";
-import { loadKubeOrFail } from "./kube-setup.ts";
+import { BucketServices, type Owner } from "../buckets/bucket-services.ts";
+import { BucketReconciler } from "../buckets/reconcile.ts";
+import { InputError } from "../errors.ts";
+import { MinioClient } from "../probe/minio-client.ts";
+import { checkReadiness } from "../probe/readiness.ts";
+import { listen, parseAddress, type Listener } from "../server/runtime/index.ts";
+import { probeApp } from "../server/probe-server.ts";
+import { sidecarApiApp } from "../server/sidecar-api.ts";
+import { webhookApp } from "../server/webhook-server.ts";
+import { BucketLoop } from "../sidecar/bucket-loop.ts";
 import { ConfigController } from "../sidecar/controller.ts";
 import { createMetrics } from "../sidecar/metrics.ts";
+import { minioServiceHost, tlsEnabled } from "../tenant/topology.ts";
+import { loadKubeOrFail } from "./kube-setup.ts";
 
 export interface SidecarOptions {
   tenant: string;
@@ -29,6 +40,11 @@ const INITIAL_SYNC_WAIT_MS = 10_000;
 const SHUTDOWN_BUDGET_MS = 1_500;
 
 export async function sidecar(o: SidecarOptions, log: Logger): Promise<number> {
+  const addresses = {
+    probe: address("--probe-address", o.probeAddress),
+    webhook: address("--webhook-address", o.webhookAddress),
+    sidecar: address("--sidecar-address", o.sidecarAddress),
+  };
   const kube = loadKubeOrFail(o.kubeconfig);
   const metrics = createMetrics();
   const controller = new ConfigController({
@@ -41,33 +57,74 @@ export async function sidecar(o: SidecarOptions, log: Logger): Promise<number> {
     log,
     metrics,
   }).start();
-
-  const initial = await Promise.race([
-    controller.synced.then(() => "synced" as const),
-    new Promise<"timeout">((r) => setTimeout(() => r("timeout"), INITIAL_SYNC_WAIT_MS).unref?.()),
-  ]);
-  if (initial === "timeout") log.warn("Tenant and Secret not read yet; serving anyway while the watches retry");
-
   const stops: Array<() => Promise<void>> = [() => controller.stop()];
-  log.info({ status: controller.status() }, "sidecar running");
-
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const shutdown = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, "shutting down");
-      const deadline = setTimeout(() => {
-        log.warn("shutdown budget exceeded; exiting anyway");
-        resolve(0);
-      }, SHUTDOWN_BUDGET_MS);
-      Promise.allSettled(stops.map((s) => s())).then(() => {
-        clearTimeout(deadline);
-        log.info("stopped");
-        resolve(0);
-      });
-    };
-    process.on("SIGTERM", () => shutdown("SIGTERM"));
-    process.on("SIGINT", () => shutdown("SIGINT"));
+  let stopping = false;
+  const signals = new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
   });
+
+  const first = await Promise.race([
+    controller.synced.then(() => "synced" as const),
+    signals,
+    new Promise<"timeout">((r) => setTimeout(() => r("timeout"), INITIAL_SYNC_WAIT_MS)),
+  ]);
+  if (first === "timeout") log.warn("Tenant and Secret not read yet; serving anyway while the watches retry");
+
+  // The scheme follows the Tenant's TLS setting as read at start-up (default: TLS, as the operator's).
+  const tenant = controller.config?.tenant;
+  const minio = new MinioClient({
+    baseUrl: o.minioUrl ?? `${!tenant || tlsEnabled(tenant) ? "https" : "http"}://localhost:9000`,
+    serverName: minioServiceHost({ tenant: o.tenant, namespace: o.namespace, clusterDomain: o.clusterDomain }),
+  });
+  const owner = (): Owner | undefined => {
+    const uid = controller.tenantObject?.metadata?.uid;
+    const t = controller.config?.tenant;
+    return typeof uid === "string" && t ? { name: o.tenant, uid, tenant: t } : undefined;
+  };
+  const services = new BucketServices(kube, o.namespace, o.clusterDomain, owner);
+  const reconciler = new BucketReconciler(kube, o.namespace, services, owner, log, o.pruneBucketServices);
+  const buckets = new BucketLoop({ controller, reconciler, minio, metrics, log }).start();
+  stops.push(() => buckets.stop());
+
+  const listeners: Listener[] = [];
+  try {
+    listeners.push(
+      await listen(
+        probeApp({
+          readiness: () => checkReadiness(minio),
+          alive: () => !stopping,
+          status: () => ({ ...controller.status(), minioUrl: minio.url("/").origin, bucketReconcile: buckets.lastRun ?? null }),
+          metrics,
+          log,
+        }),
+        addresses.probe,
+      ),
+      await listen(
+        webhookApp({ namespace: o.namespace, tenant: o.tenant, services, onChange: (b, p) => reconciler.remember(b, p), metrics, log }),
+        addresses.webhook,
+      ),
+      await listen(sidecarApiApp(o.configFile), addresses.sidecar),
+    );
+  } catch (err) {
+    await Promise.allSettled([...listeners.map((l) => l.stop()), ...stops.map((s) => s())]);
+    throw new InputError("sidecar", "listen", err instanceof Error ? err.message : String(err));
+  }
+  log.info({ probe: o.probeAddress, webhook: o.webhookAddress, sidecar: o.sidecarAddress, minio: minio.url("/").origin }, "sidecar serving");
+
+  const signal = first === "SIGTERM" || first === "SIGINT" ? first : await signals;
+  stopping = true;
+  log.info({ signal }, "shutting down");
+  const done = Promise.allSettled([...listeners.map((l) => l.stop()), ...stops.map((s) => s())]).then(() => minio.close());
+  const finished = await Promise.race([done.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), SHUTDOWN_BUDGET_MS))]);
+  log.info(finished ? "stopped" : "shutdown budget exceeded; exiting anyway");
+  return 0;
+}
+
+function address(flag: string, value: string) {
+  try {
+    return parseAddress(value);
+  } catch (err) {
+    throw new InputError(flag, "", (err as Error).message);
+  }
 }

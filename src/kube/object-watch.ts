@@ -17,7 +17,7 @@ import { backoffDelay, DEFAULT_BACKOFF, Sleeper, type BackoffOptions } from "./b
 import { describeKubeError, statusOf, type Kube } from "./client.ts";
 
 export interface KubeObject {
-  metadata?: { name?: string; resourceVersion?: string };
+  metadata?: { name?: string; resourceVersion?: string; uid?: string };
 }
 
 export interface ObjectSource<T extends KubeObject> {

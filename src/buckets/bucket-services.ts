@@ -1,0 +1,134 @@
+/**
+ * Bucket DNS: one ExternalName Service per bucket, named after the bucket
+ * and owned (controller ownerReference) by the Tenant. Only Services we own
+ * are ever changed or deleted: the Go sidecar deleted whatever Service had
+ * the bucket's name, including the tenant's own `minio` Service.
+ */
+import type { V1Service } from "@kubernetes/client-node";
+import { describeKubeError, statusOf, type Kube } from "../kube/client.ts";
+import { minioServiceHost, tlsEnabled } from "../tenant/topology.ts";
+import type { Tenant } from "../tenant/schema.ts";
+
+/** DNS-1035 label: what a Service name must be. A bucket name with a dot can never be one. */
+const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+export const isValidBucketServiceName = (b: string | undefined): b is string => !!b && b.length <= 63 && DNS1035.test(b);
+
+export const MANAGED_BY = { "app.kubernetes.io/managed-by": "minio-operator-sidecar" } as const;
+export const TENANT_LABEL = "v1.min.io/tenant";
+
+export type Outcome =
+  | { status: 200; result: "created" | "exists" | "updated" | "deleted" | "absent" }
+  | { status: 409; result: "conflict"; message: string }
+  | { status: 502; result: "api-error"; message: string };
+
+export interface Owner {
+  name: string;
+  uid: string;
+  tenant: Tenant;
+}
+
+export class BucketServices {
+  constructor(
+    private readonly kube: Kube,
+    private readonly namespace: string,
+    private readonly clusterDomain: string,
+    /** The watched Tenant (uid and TLS setting); undefined until it has been read. */
+    private readonly owner: () => Owner | undefined,
+  ) {}
+
+  desired(bucket: string, owner: Owner): V1Service {
+    const tls = tlsEnabled(owner.tenant);
+    return {
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: {
+        name: bucket,
+        namespace: this.namespace,
+        labels: { ...MANAGED_BY, [TENANT_LABEL]: owner.name },
+        ownerReferences: [
+          { apiVersion: "minio.min.io/v2", kind: "Tenant", name: owner.name, uid: owner.uid, controller: true, blockOwnerDeletion: true },
+        ],
+      },
+      spec: {
+        type: "ExternalName",
+        externalName: minioServiceHost({ tenant: owner.name, namespace: this.namespace, clusterDomain: this.clusterDomain }),
+        ports: [{ name: tls ? "https-minio" : "http-minio", port: tls ? 443 : 80, targetPort: 9000, protocol: "TCP" }],
+      },
+    };
+  }
+
+  isOurs(svc: V1Service, owner: Owner): boolean {
+    return (svc.metadata?.ownerReferences ?? []).some((r) => r.controller === true && r.kind === "Tenant" && r.uid === owner.uid);
+  }
+
+  /** Create the bucket's Service; idempotent; 409 when the name belongs to someone else. */
+  async ensure(bucket: string): Promise<Outcome> {
+    const owner = this.owner();
+    if (!owner) return { status: 502, result: "api-error", message: "Tenant not read yet" };
+    const body = this.desired(bucket, owner);
+    try {
+      await this.kube.core.createNamespacedService({ namespace: this.namespace, body });
+      return { status: 200, result: "created" };
+    } catch (err) {
+      if (statusOf(err) !== 409) return apiError(err);
+    }
+    // It exists: ours (another caller won the race, or an earlier create) or someone else's.
+    try {
+      const existing = await this.kube.core.readNamespacedService({ namespace: this.namespace, name: bucket });
+      if (!this.isOurs(existing, owner)) return conflict(bucket);
+      if (sameSpec(existing, body)) return { status: 200, result: "exists" };
+      // Ours but stale (e.g. TLS switched on): bring it in line.
+      await this.kube.core.replaceNamespacedService({
+        namespace: this.namespace,
+        name: bucket,
+        body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } },
+      });
+      return { status: 200, result: "updated" };
+    } catch (err) {
+      if (statusOf(err) === 404) return this.ensure(bucket); // deleted between create and read: try again
+      return apiError(err);
+    }
+  }
+
+  /** Delete the bucket's Service only when it is ours; absent is success. */
+  async remove(bucket: string): Promise<Outcome> {
+    const owner = this.owner();
+    if (!owner) return { status: 502, result: "api-error", message: "Tenant not read yet" };
+    try {
+      const existing = await this.kube.core.readNamespacedService({ namespace: this.namespace, name: bucket });
+      if (!this.isOurs(existing, owner)) return conflict(bucket);
+      // Preconditions: delete exactly the object we checked, not one recreated meanwhile by someone else.
+      await this.kube.core.deleteNamespacedService({
+        namespace: this.namespace,
+        name: bucket,
+        body: { preconditions: { uid: existing.metadata?.uid } },
+      });
+      return { status: 200, result: "deleted" };
+    } catch (err) {
+      if (statusOf(err) === 404) return { status: 200, result: "absent" };
+      if (statusOf(err) === 409) return conflict(bucket);
+      return apiError(err);
+    }
+  }
+}
+
+function sameSpec(a: V1Service, b: V1Service): boolean {
+  const pa = a.spec?.ports?.[0];
+  const pb = b.spec?.ports?.[0];
+  return (
+    a.spec?.type === b.spec?.type &&
+    a.spec?.externalName === b.spec?.externalName &&
+    a.spec?.ports?.length === 1 &&
+    pa?.name === pb?.name &&
+    pa?.port === pb?.port &&
+    String(pa?.targetPort) === String(pb?.targetPort)
+  );
+}
+
+const conflict = (bucket: string): Outcome => ({
+  status: 409,
+  result: "conflict",
+  message: `bucket name conflict: Service ${bucket} exists and is not owned by this Tenant`,
+});
+
+const apiError = (err: unknown): Outcome => ({ status: 502, result: "api-error", message: `Kubernetes API: ${describeKubeError(err)}` });

@@ -1,0 +1,17 @@
+/** Bun: Elysia's own listen (Bun.serve underneath). */
+import type { Elysia } from "elysia";
+import type { Address, Listener } from "./index.ts";
+
+// deno-lint-ignore no-explicit-any
+export function listen(app: Elysia<any, any, any, any, any, any, any>, address: Address): Listener {
+  app.listen({ hostname: address.hostname, port: address.port });
+  const server = app.server;
+  if (!server) throw new Error(`cannot listen on ${address.hostname}:${address.port}`);
+  return {
+    hostname: address.hostname,
+    port: server.port ?? address.port,
+    stop: async () => {
+      await app.stop(true); // close keep-alive connections too, so shutdown is quick
+    },
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * The one place that knows which runtime we are on (hono's adapter idea):
+ * Bun serves with Elysia's own `listen`, Deno with `Deno.serve(app.fetch)`
+ * (Elysia's `listen` throws on Deno, SPEC 7). Everything else in `src/`
+ * is web-standard `fetch` handlers and node: modules.
+ */
+import type { Elysia } from "elysia";
+
+export interface Listener {
+  hostname: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface Address {
+  hostname: string;
+  port: number;
+}
+
+/** `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces). */
+export function parseAddress(text: string): Address {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new Error(`invalid address "${text}" (want HOST:PORT)`);
+  return { hostname: m[1] ?? (m[2] || "0.0.0.0"), port };
+}
+
+const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+
+// deno-lint-ignore no-explicit-any
+export async function listen(app: Elysia<any, any, any, any, any, any, any>, address: Address): Promise<Listener> {
+  const adapter = isDeno ? await import("./deno.ts") : await import("./bun.ts");
+  return adapter.listen(app, address);
+}

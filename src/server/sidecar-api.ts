@@ -1,0 +1,32 @@
+/**
+ * Sidecar API (SPEC 6): the sha256 of the config file as it is on disk, so
+ * that the operator can tell whether a pod runs the configuration it expects.
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { Elysia, t } from "elysia";
+import { guard } from "./guard.ts";
+
+export function sidecarApiApp(configFile: string) {
+  const currentSha = async () => {
+    const content = await readFile(configFile).catch(() => undefined);
+    return content ? createHash("sha256").update(content).digest("hex") : null;
+  };
+  return new Elysia({ name: "sidecar-api" })
+    .use(guard)
+    .get("/sidecar/v1/config", async () => ({ sha256: await currentSha() }))
+    .post(
+      "/sidecar/v1/config",
+      async ({ query }) => {
+        const sha256 = await currentSha();
+        return { match: sha256 !== null && query.c.toLowerCase() === sha256, sha256 };
+      },
+      { query: t.Object({ c: t.String({ minLength: 1, maxLength: 128 }) }) },
+    )
+    .onError(({ code, set }) => {
+      if (code === "VALIDATION") {
+        set.status = 400;
+        return { error: "query parameter c (sha256 hex) is required" };
+      }
+    });
+}
