@@ -26,5 +26,5 @@ export async function validate(o: ValidateOptions, log: Logger): Promise<void> {
   const generated = generateConfig({ tenant: tenantObj, secret: secretObj, namespace: o.namespace, clusterDomain: o.clusterDomain });
   for (const w of generated.warnings) log.warn(w);
   const written = await writeFileAtomic(o.configFile, generated.content);
-  log.info({ tenant: o.tenant, namespace: o.namespace, secret: secretName, configFile: o.configFile, written }, "configuration valid; config file ready");
+  log.info({ tenant: o.tenant, namespace: o.namespace, secretName, configFile: o.configFile, written }, "configuration valid; config file ready");
 }

@@ -81,7 +81,7 @@ export class ConfigController {
 
   start(): this {
     const { kube, namespace, tenantName, log } = this.o;
-    log.info({ tenant: tenantName, namespace, secret: this.secretName, configFile: this.o.configFile }, "starting watches");
+    log.info({ tenant: tenantName, namespace, secretName: this.secretName, configFile: this.o.configFile }, "starting watches");
     this.tenantWatch = this.watch(tenantSource(kube, namespace, tenantName), (t) => this.onTenant(t)).start();
     this.secretWatch = this.watch(secretSource(kube, namespace, this.secretName), (s) => this.onSecret(s)).start();
     return this;
