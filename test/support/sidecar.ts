@@ -1,0 +1,148 @@
+/**
+ * The sidecar as a real child process (from source, or the compiled binary
+ * with SIDECAR_BIN), on free loopback ports, with its JSON log lines
+ * collected for assertions.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { MAIN } from "./cli.ts";
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface SidecarOptions {
+  kubeconfig: string;
+  namespace: string;
+  tenant?: string;
+  configName?: string;
+  configFile: string;
+  args?: string[];
+  env?: Record<string, string | undefined>;
+}
+
+export interface SidecarProcess {
+  proc: ChildProcess;
+  ports: { probe: number; webhook: number; sidecar: number };
+  /** Every stdout line parsed as JSON (pino); non-JSON lines are kept as { raw }. */
+  logs: Record<string, unknown>[];
+  stdout: () => string;
+  stderr: () => string;
+  probe(path: string, init?: RequestInit): Promise<Response>;
+  webhook(path: string, init?: RequestInit): Promise<Response>;
+  api(path: string, init?: RequestInit): Promise<Response>;
+  waitForLog(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  exited: Promise<number | null>;
+  /** Send a signal and wait for exit; returns exit code and how long it took. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
+}
+
+export async function startSidecar(o: SidecarOptions): Promise<SidecarProcess> {
+  const ports = { probe: await freePort(), webhook: await freePort(), sidecar: await freePort() };
+  const bin = process.env.SIDECAR_BIN;
+  const args = [
+    "sidecar",
+    "--tenant", o.tenant ?? "myminio",
+    "--config-name", o.configName ?? "storage-configuration",
+    "--namespace", o.namespace,
+    "--kubeconfig", o.kubeconfig,
+    "--config-file", o.configFile,
+    "--probe-address", `127.0.0.1:${ports.probe}`,
+    "--webhook-address", `127.0.0.1:${ports.webhook}`,
+    "--sidecar-address", `127.0.0.1:${ports.sidecar}`,
+    ...(o.args ?? []),
+  ];
+  const proc = spawn(bin ?? process.execPath, bin ? args : [MAIN, ...args], {
+    env: { ...process.env, KUBERNETES_SERVICE_HOST: undefined, ...o.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  let partial = "";
+  const logs: Record<string, unknown>[] = [];
+  const waiters: Array<() => void> = [];
+  proc.stdout!.on("data", (d: Buffer) => {
+    out += d;
+    partial += d;
+    const lines = partial.split("\n");
+    partial = lines.pop() ?? "";
+    for (const l of lines) {
+      if (!l) continue;
+      try {
+        logs.push(JSON.parse(l));
+      } catch {
+        logs.push({ raw: l });
+      }
+    }
+    waiters.splice(0).forEach((w) => w());
+  });
+  proc.stderr!.on("data", (d: Buffer) => (err += d));
+  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+
+  const call = (port: number) => (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${port}${path}`, init);
+  const sc: SidecarProcess = {
+    proc,
+    ports,
+    logs,
+    stdout: () => out,
+    stderr: () => err,
+    probe: call(ports.probe),
+    webhook: call(ports.webhook),
+    api: call(ports.sidecar),
+    async waitForLog(pred, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const hit = logs.find(pred);
+        if (hit) return hit;
+        if (Date.now() > deadline) throw new Error(`no matching log line within ${timeoutMs} ms; stdout:\n${out}\nstderr:\n${err}`);
+        await new Promise<void>((r) => {
+          waiters.push(r);
+          setTimeout(r, 100);
+        });
+      }
+    },
+    exited,
+    async stop(signal = "SIGTERM") {
+      const t0 = performance.now();
+      if (proc.exitCode === null) proc.kill(signal);
+      const code = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 5_000))]);
+      const ms = performance.now() - t0;
+      if (proc.exitCode === null) proc.kill("SIGKILL");
+      return { code, ms };
+    },
+  };
+  // Serving once /healthz answers.
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const ok = await sc.probe("/healthz").then((r) => r.ok, () => false);
+    if (ok) break;
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`sidecar did not start (exit ${proc.exitCode}); stdout:\n${out}\nstderr:\n${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return sc;
+}
+
+/** Poll until `check` returns a truthy value or time runs out. */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms${last ? `: ${last}` : ""}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
