@@ -12,7 +12,7 @@ import { writeFileAtomic } from "../config/atomic-write.ts";
 import { generateConfig, type Generated } from "../config/generate.ts";
 import { describe, InputError } from "../errors.ts";
 import type { Tenant } from "../tenant/schema.ts";
-import type { BackoffOptions } from "../kube/backoff.ts";
+import { backoffDelay, type BackoffOptions } from "../kube/backoff.ts";
 import type { Kube } from "../kube/client.ts";
 import { ObjectWatch, type WatchStatus } from "../kube/object-watch.ts";
 import { secretSource, tenantSource, type RawObject } from "../kube/sources.ts";
@@ -47,6 +47,8 @@ export interface ControllerStatus {
 }
 
 const UNSEEN = Symbol("unseen");
+/** Retrying a failed file write: 500 ms doubling to 30 s. */
+const WRITE_RETRY: BackoffOptions = { baseMs: 500, capMs: 30_000 };
 
 export class ConfigController {
   private tenantObj: RawObject | undefined | typeof UNSEEN = UNSEEN;
@@ -60,6 +62,8 @@ export class ConfigController {
   private current?: { generated: Generated; sha256: string; writtenAt?: Date };
   private lastError?: { message: string; at: Date };
   private firstSync?: () => void;
+  private writeRetry?: ReturnType<typeof setTimeout>;
+  private writeFailures = 0;
   /** Resolves once both objects have been read and a first config attempt was made. */
   readonly synced: Promise<void>;
 
@@ -89,6 +93,7 @@ export class ConfigController {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.writeRetry);
     await Promise.all([this.tenantWatch?.stop(), this.secretWatch?.stop()]);
     await this.running;
   }
@@ -151,6 +156,15 @@ export class ConfigController {
     })();
   }
 
+  private retryWrite() {
+    if (this.writeRetry || this.stopped) return;
+    const delay = backoffDelay(this.writeFailures++, WRITE_RETRY);
+    this.writeRetry = setTimeout(() => {
+      this.writeRetry = undefined;
+      this.schedule();
+    }, delay);
+  }
+
   private async regenerate(): Promise<void> {
     if (this.tenantObj === UNSEEN || this.secretObj === UNSEEN) return;
     const { namespace, tenantName, log, metrics } = this.o;
@@ -173,6 +187,7 @@ export class ConfigController {
         log.info({ sha256, configFile: this.o.configFile }, "config file written");
       }
       if (this.lastError) log.info("configuration valid again");
+      this.writeFailures = 0;
       this.lastError = undefined;
       metrics.configValid.set(1);
     } catch (err) {
@@ -182,6 +197,8 @@ export class ConfigController {
       metrics.configValid.set(0);
       this.lastError = { message, at: new Date() };
       log.error({ reason, keptSha256: this.current?.sha256 }, `config not updated, keeping the last good file: ${message}`);
+      // Invalid input waits for the next change; a failed write (full or read-only volume) is retried by itself.
+      if (reason === "write") this.retryWrite();
     } finally {
       this.firstSync?.();
       this.firstSync = undefined;
