@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { renderEnvFile } from "../src/config/env-file.ts";
 import { configEnvText, parseConfigEnv } from "../src/config/secret-env.ts";
 import { readLikeMinio } from "./support/minio-env.ts";
+import { seededRandom } from "./support/random.ts";
 
 const vars = (text: string) => Object.fromEntries(parseConfigEnv(text).vars);
 
@@ -82,8 +83,7 @@ describe("writing MinIO's env file", () => {
   test("round trip: MinIO's reader returns exactly what was written (random values)", () => {
     // Every printable ASCII character, quotes and whitespace included, and some non-ASCII text.
     const alphabet = [...Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)), "\t", "é", "日", "🙂", "\u00a0"];
-    let seed = 42;
-    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const rand = seededRandom(42);
     for (let round = 0; round < 500; round++) {
       const env = new Map<string, string>();
       for (let i = 0; i < 8; i++) {

@@ -26,6 +26,8 @@ export interface SidecarOptions {
   configFile: string;
   args?: string[];
   env?: Record<string, string | undefined>;
+  /** A command to run the sidecar under, e.g. setpriv to drop to uid 1000. */
+  wrap?: string[];
 }
 
 export interface SidecarProcess {
@@ -59,7 +61,8 @@ export async function startSidecar(o: SidecarOptions): Promise<SidecarProcess> {
     "--sidecar-address", `127.0.0.1:${ports.sidecar}`,
     ...(o.args ?? []),
   ];
-  const proc = spawn(bin ?? process.execPath, bin ? args : [MAIN, ...args], {
+  const cmd = [...(o.wrap ?? []), ...(bin ? [bin, ...args] : [process.execPath, MAIN, ...args])];
+  const proc = spawn(cmd[0]!, cmd.slice(1), {
     env: { ...process.env, KUBERNETES_SERVICE_HOST: undefined, ...o.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
