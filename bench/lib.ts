@@ -1,5 +1,5 @@
 /** Shared helpers for bench scripts: timing child processes, percentiles, a compiled hello-world baseline. */
-import { mkdirSync, existsSync, writeFileSync } from "node:fs";
+import { mkdirSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 
 export const median = (xs: number[]) => percentile(xs, 50);
@@ -42,3 +42,26 @@ export function requireProduct(): string {
 }
 
 export const fmt = (n: number, digits = 1) => n.toFixed(digits);
+
+/** Resident set size of a running process, from /proc (Linux). */
+export function rssKiB(pid: number): number {
+  const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmRSS:\s+(\d+) kB/);
+  return m ? Number(m[1]) : NaN;
+}
+
+export interface Figure {
+  figure: string;
+  value: number;
+  unit: string;
+  baseline?: number;
+  baselineLabel?: string;
+  goal?: string;
+}
+
+/**
+ * The last line of every bench script: `RESULT [...]`, one JSON array of
+ * figures, which `npm run bench` collects into bench/REPORT.md.
+ */
+export function result(figures: Figure[]): void {
+  console.log(`RESULT ${JSON.stringify(figures)}`);
+}
