@@ -1,7 +1,10 @@
 /**
  * `npm run build`: one standalone executable, minified, bytecode-compiled,
+ * code-split (lazy commands stay out of the start-up path: --version 32 -> 16 ms),
  * with version, commit and build time stamped in.
- * Usage: bun scripts/build.ts [--target bun-linux-x64] [--outfile PATH]
+ * Usage: bun scripts/build.ts [--target bun-linux-x64] [--outfile PATH] [--compile-executable-path BUN]
+ * --compile-executable-path: the Bun runtime of the target, for cross-compiling
+ * without Bun's own download (see scripts/build-all.ts for why).
  */
 import { $ } from "bun";
 import pkg from "../package.json" with { type: "json" };
@@ -12,8 +15,11 @@ const arg = (name: string, fallback: string) => {
 };
 const target = arg("target", "bun");
 const outfile = arg("outfile", "dist/minio-operator-sidecar");
-const commit = (await $`git rev-parse --short=12 HEAD`.nothrow().quiet().text()).trim() || "unknown";
-const dirty = (await $`git status --porcelain --untracked-files=no`.nothrow().quiet().text()).trim() ? "-dirty" : "";
+const runtime = arg("compile-executable-path", "");
+const runtimeArgs = runtime ? [`--compile-executable-path=${runtime}`] : [];
+// COMMIT: for builds without a .git directory (the Containerfile passes its REVISION build-arg).
+const commit = process.env.COMMIT || (await $`git rev-parse --short=12 HEAD`.nothrow().quiet().text()).trim() || "unknown";
+const dirty = !process.env.COMMIT && (await $`git status --porcelain --untracked-files=no`.nothrow().quiet().text()).trim() ? "-dirty" : "";
 const version = process.env.VERSION || pkg.version;
 const time = process.env.SOURCE_DATE_EPOCH
   ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString()
@@ -26,5 +32,5 @@ const defines = {
 };
 const defineArgs = Object.entries(defines).flatMap(([k, v]) => ["--define", `${k}=${JSON.stringify(v)}`]);
 
-await $`bun build src/main.ts --compile --minify --sourcemap=none --bytecode --format=esm --target=${target} ${defineArgs} --outfile ${outfile}`;
+await $`bun build src/main.ts --compile --splitting --minify --sourcemap=none --bytecode --format=esm --target=${target} ${runtimeArgs} ${defineArgs} --outfile ${outfile}`;
 console.log(`built ${outfile} ${version} (${commit}${dirty}) for ${target}`);
