@@ -13,14 +13,21 @@ import type { RawObject } from "./sources.ts";
 export interface RetryOptions {
   attempts: number;
   backoff: BackoffOptions;
+  /**
+   * One attempt that gets no answer within this time counts as a transient
+   * failure (Kubernetes' SLO for a single-object read is 1 s at the 99th percentile).
+   */
+  attemptTimeoutMs: number;
 }
 
-export const VALIDATE_RETRY: RetryOptions = { attempts: 6, backoff: { baseMs: 300, capMs: 3_000 } };
+export const VALIDATE_RETRY: RetryOptions = { attempts: 6, backoff: { baseMs: 300, capMs: 3_000 }, attemptTimeoutMs: 3_000 };
 
 export async function readWithRetry<T>(object: string, read: () => Promise<T>, log: Logger, retry = VALIDATE_RETRY): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await read();
+      // client-node sets no request timeout: an API server that accepts the
+      // connection but never answers would otherwise hang the init container.
+      return await withTimeout(read(), retry.attemptTimeoutMs);
     } catch (err) {
       const status = statusOf(err);
       if (status === 404) throw new InputError(object, "", "not found");
@@ -35,6 +42,14 @@ export async function readWithRetry<T>(object: string, read: () => Promise<T>, l
       await new Promise((r) => setTimeout(r, delay));
     }
   }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${ms} ms`), { code: "ETIMEDOUT" })), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 export const getTenant = (kube: Kube, namespace: string, name: string) =>

@@ -1,0 +1,59 @@
+/**
+ * `validate` end to end (the init container's whole job): the compiled
+ * binary reads the example Tenant and Secret from the local fake API server
+ * over https (CA in the kubeconfig), validates, writes the file and exits.
+ * Median wall time of N runs (each into a fresh directory, as a new pod's
+ * emptyDir), next to the compiled hello-world binary measured in the same run.
+ * Goal: median <= 80 ms.
+ *
+ *   npm run build && bun bench/validate.ts        (RUNS=20 by default)
+ *
+ * The API server runs in its own process (scripts/dev-cluster.ts): timing
+ * uses spawnSync, which would block an in-process server.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fmt, helloWorldBinary, median, percentile, requireProduct, timeCommand } from "./lib.ts";
+
+const runs = Number(process.env.RUNS ?? 20);
+const GOAL_MS = 80;
+const bin = requireProduct();
+const hello = helloWorldBinary();
+const dir = mkdtempSync(join(tmpdir(), "bench-validate-"));
+const kubeconfig = join(dir, "kubeconfig.yaml");
+
+// The fake API server with deploy/examples (https with its own CA), in a child process.
+const cluster = spawn(process.execPath, ["scripts/dev-cluster.ts", "--kubeconfig", kubeconfig, "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+const url = await new Promise<string>((resolve, reject) => {
+  let out = "";
+  cluster.stdout!.on("data", (d: Buffer) => {
+    out += d;
+    const m = /ready (\S+)/.exec(out);
+    if (m) resolve(m[1]!);
+  });
+  cluster.once("exit", (code) => reject(new Error(`dev-cluster exited ${code}`)));
+});
+
+try {
+  const validateCmd = (out: string) => [bin, "validate", "--tenant", "myminio", "--namespace", "minio-tenant", "--kubeconfig", kubeconfig, "--config-file", `${out}/config.env`];
+  // Each run writes into a directory of its own (a fresh emptyDir), so every run really writes.
+  const timeValidate = (i: number) => timeCommand(validateCmd(join(dir, `out-${i}`)), 1, 0)[0]!;
+  for (let i = 0; i < 3; i++) timeValidate(-1 - i); // warm-up (page cache, TLS session set-up paths)
+  const validateMs = Array.from({ length: runs }, (_, i) => timeValidate(i));
+  const versionMs = timeCommand([bin, "--version"], runs);
+  const helloMs = timeCommand([hello], runs);
+
+  const v = median(validateMs);
+  const h = median(helloMs);
+  console.log(`API server: ${url} (fake, https, in a separate process)`);
+  console.log(`validate (compiled)     median ${fmt(v)} ms  p90 ${fmt(percentile(validateMs, 90))} ms  min ${fmt(Math.min(...validateMs))} ms over ${runs} runs`);
+  console.log(`--version (compiled)    median ${fmt(median(versionMs))} ms over ${runs} runs (start-up of the same binary, no cluster)`);
+  console.log(`hello-world (compiled)  median ${fmt(h)} ms over ${runs} runs (baseline)`);
+  console.log(`ratio validate/hello-world ${fmt(v / h, 2)}`);
+  console.log(`goal: validate median <= ${GOAL_MS} ms: ${v <= GOAL_MS ? "met" : "NOT met"} (${fmt(v)} ms)`);
+} finally {
+  cluster.kill("SIGTERM");
+  rmSync(dir, { recursive: true, force: true });
+}

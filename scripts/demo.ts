@@ -1,0 +1,228 @@
+/**
+ * `npm run demo`: the whole thing on one machine, no cluster needed.
+ *
+ * 1. starts the in-repo fake Kubernetes API server (https with its own CA)
+ *    holding the upstream example Tenant and Secret (deploy/examples/) and
+ *    enforcing the Role shipped in deploy/rbac.yaml;
+ * 2. runs `validate` (the init container) from source, writing config.env
+ *    into a temporary directory;
+ * 3. starts `sidecar` from source on loopback (probe 4444, webhook 4222,
+ *    sidecar API 4224; free ports instead when those are taken);
+ * 4. after a few seconds edits the Secret once, to show the live rewrite;
+ * 5. prints what to curl, reports file rewrites and bucket Services as they
+ *    happen, and runs until Ctrl-C, then stops everything and removes the
+ *    temporary directory.
+ *
+ *   bun scripts/demo.ts [--smoke]
+ *
+ * --smoke: do all of the above once without waiting for Ctrl-C (checks the
+ * rewrite and one webhook call, exit 0 on success): for CI and for trying it.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { watch } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { loadAll } from "js-yaml";
+import { startFakeApiServer, type Rule } from "../test/fake-apiserver/index.ts";
+
+const ROOT = resolve(import.meta.dir, "..");
+const MAIN = join(ROOT, "src/main.ts");
+const smoke = process.argv.includes("--smoke");
+const UPDATE_AFTER_MS = smoke ? 1_000 : 5_000;
+
+type Doc = { kind?: string; metadata?: { name?: string; namespace?: string }; rules?: Array<Record<string, string[]>> } & Record<string, unknown>;
+const docs = async (file: string) => (loadAll(await readFile(join(ROOT, file), "utf8")) as Doc[]).filter(Boolean);
+
+const tenant = (await docs("deploy/examples/tenant.yaml"))[0]!;
+const secret = (await docs("deploy/examples/secret.yaml"))[0]!;
+const NS = tenant.metadata!.namespace!;
+const TENANT = tenant.metadata!.name!;
+const SECRET = secret.metadata!.name!;
+
+// The shipped Role, as the fake API server's RBAC (a RoleBinding in the Role's namespace).
+const role = (await docs("deploy/rbac.yaml")).find((d) => d.kind === "Role")!;
+const rules: Rule[] = role.rules!.map((r) => ({
+  apiGroups: r.apiGroups!,
+  resources: r.resources!,
+  verbs: r.verbs!,
+  ...(r.resourceNames ? { resourceNames: r.resourceNames } : {}),
+  namespaces: [role.metadata!.namespace!],
+}));
+
+const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
+const say = (s = "") => console.log(s.split("\n").map((l) => (l ? `demo | ${l}` : "demo |")).join("\n"));
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+}
+async function pickPort(wanted: number, taken: Set<number>): Promise<number> {
+  if (!taken.has(wanted) && (await portFree(wanted))) return wanted;
+  for (;;) {
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer();
+      srv.listen(0, "127.0.0.1", () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    if (!taken.has(port)) return port;
+  }
+}
+
+/** Prefix every line of a child's output; the sidecar logs pino JSON lines. */
+function relay(child: ChildProcess, name: string) {
+  for (const stream of [child.stdout, child.stderr]) {
+    let partial = "";
+    stream?.on("data", (d: Buffer) => {
+      partial += d;
+      const lines = partial.split("\n");
+      partial = lines.pop() ?? "";
+      for (const l of lines) if (l) process.stdout.write(`${name} | ${l}\n`);
+    });
+  }
+}
+
+const sha = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 12);
+/** Variable names whose value differs (values are never printed: the file holds the root password). */
+function changedNames(before: string, after: string): string[] {
+  const vars = (s: string) => new Map(s.split("\n").filter(Boolean).map((l) => [l.slice(7, l.indexOf("=")), l] as const));
+  const a = vars(before);
+  const b = vars(after);
+  return [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k)).sort();
+}
+
+const dir = await mkdtemp(join(tmpdir(), "minio-sidecar-demo-"));
+const file = join(dir, "config", "config.env");
+const kubeconfig = join(dir, "kubeconfig.yaml");
+const api = await startFakeApiServer({ tokens: { sidecar: { user: `system:serviceaccount:${NS}:myminio-sidecar`, rules } }, objects: [tenant, secret] });
+await api.writeKubeconfig(kubeconfig, { token: "sidecar", namespace: NS });
+
+let sidecar: ChildProcess | undefined;
+let cleaning: Promise<void> | undefined;
+const cleanup = () =>
+  (cleaning ??= (async () => {
+    if (sidecar && sidecar.exitCode === null && sidecar.signalCode === null) {
+      const exited = new Promise((r) => sidecar!.once("exit", r));
+      sidecar.kill("SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 3_000))]);
+      if (sidecar.exitCode === null) sidecar.kill("SIGKILL");
+    }
+    await api.close();
+    await rm(dir, { recursive: true, force: true });
+  })());
+process.on("SIGINT", () => void cleanup().then(() => process.exit(0)));
+process.on("SIGTERM", () => void cleanup().then(() => process.exit(0)));
+async function fail(message: string): Promise<never> {
+  say(`FAILED: ${message}`);
+  await cleanup();
+  process.exit(1);
+}
+
+say(bold("minio-operator-sidecar demo"));
+say(`fake Kubernetes API server: ${api.url} (https, own CA), Tenant ${NS}/${TENANT} and Secret ${NS}/${SECRET} from deploy/examples/`);
+say(`access: the Role of deploy/rbac.yaml; kubeconfig ${kubeconfig}`);
+say();
+
+// ---- 1. validate, the init container ----------------------------------------------------------
+say(bold("1. validate (init container), from source"));
+const validate = spawn(process.execPath, [MAIN, "validate", "--tenant", TENANT, "--namespace", NS, "--kubeconfig", kubeconfig, "--config-file", file], {
+  stdio: ["ignore", "pipe", "pipe"],
+  env: { ...process.env, KUBERNETES_SERVICE_HOST: "" },
+});
+relay(validate, "validate");
+const validateCode = await new Promise<number | null>((r) => validate.once("exit", r));
+if (validateCode !== 0) await fail(`validate exited ${validateCode}`);
+let content = await readFile(file, "utf8");
+say(`validate exited 0 and wrote ${bold(file)} (sha256 ${sha(content)}…, ${content.split("\n").filter(Boolean).length} variables)`);
+say();
+
+// ---- 2. the sidecar --------------------------------------------------------------------------
+const taken = new Set<number>();
+const ports = { probe: 0, webhook: 0, sidecar: 0 };
+for (const [k, wanted] of [["probe", 4444], ["webhook", 4222], ["sidecar", 4224]] as const) {
+  ports[k] = await pickPort(wanted, taken);
+  taken.add(ports[k]);
+  if (ports[k] !== wanted) say(`port ${wanted} is busy; using ${ports[k]} for the ${k} server`);
+}
+say(bold("2. sidecar, from source"));
+sidecar = spawn(
+  process.execPath,
+  [
+    MAIN, "sidecar", "--tenant", TENANT, "--config-name", SECRET, "--namespace", NS, "--kubeconfig", kubeconfig, "--config-file", file,
+    "--probe-address", `127.0.0.1:${ports.probe}`, "--webhook-address", `127.0.0.1:${ports.webhook}`, "--sidecar-address", `127.0.0.1:${ports.sidecar}`,
+  ],
+  { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, KUBERNETES_SERVICE_HOST: "" } },
+);
+relay(sidecar, "sidecar ");
+sidecar.once("exit", (code, signal) => {
+  // Ctrl-C reaches the sidecar too (same process group); give our own SIGINT handler a moment.
+  setTimeout(() => {
+    if (!cleaning) void fail(`the sidecar exited unexpectedly (code ${code}, signal ${signal})`);
+  }, 300);
+});
+
+const deadline = Date.now() + 20_000;
+while (!(await fetch(`http://127.0.0.1:${ports.probe}/healthz`).then((r) => r.ok, () => false))) {
+  if (Date.now() > deadline) await fail("the sidecar did not start serving within 20 s");
+  await new Promise((r) => setTimeout(r, 100));
+}
+
+const host = (p: number) => `localhost:${p}`;
+say();
+say(bold("Try:"));
+say(`  curl ${host(ports.probe)}/status                  # what the sidecar knows (no secret values)`);
+say(`  curl ${host(ports.probe)}/metrics                 # Prometheus metrics`);
+say(`  curl ${host(ports.probe)}/ready                   # 500 here: no MinIO is running on localhost:9000`);
+say(`  curl -XPOST '${host(ports.webhook)}/webhook/v1/bucketsrv/${NS}/${TENANT}?bucket=photos'              # MinIO's bucket-DNS call: creates Service "photos"`);
+say(`  curl -XPOST '${host(ports.webhook)}/webhook/v1/bucketsrv/${NS}/${TENANT}?bucket=photos&delete=true'  # and removes it`);
+say(`  curl ${host(ports.sidecar)}/sidecar/v1/config     # sha256 of the current file`);
+say(`  cat ${file}`);
+say(`In ${UPDATE_AFTER_MS / 1000} s the demo edits the Secret (MINIO_BROWSER on -> off) to show the live rewrite.`);
+say(smoke ? "(--smoke: checks the rewrite and one webhook call, then exits)" : "Ctrl-C stops everything and removes the temporary directory.");
+say();
+
+// Report rewrites of the file (names of changed variables only) and bucket Services appearing/disappearing.
+const rewrites: string[][] = [];
+watch(join(dir, "config"), async () => {
+  const next = await readFile(file, "utf8").catch(() => content);
+  if (next === content) return;
+  const names = changedNames(content, next);
+  content = next;
+  rewrites.push(names);
+  say(`${bold("config file rewritten")}: ${names.join(", ")} changed; sha256 ${sha(next)}…`);
+});
+let services = new Set<string>();
+setInterval(() => {
+  const now = new Set(api.list("services", { namespace: NS }).map((s) => s.metadata!.name!));
+  for (const s of now) if (!services.has(s)) say(`${bold("Service created")}: ${NS}/${s} (ExternalName, owned by Tenant ${TENANT})`);
+  for (const s of services) if (!now.has(s)) say(`${bold("Service deleted")}: ${NS}/${s}`);
+  services = now;
+}, 250).unref();
+
+// ---- 3. a live edit of the Secret -------------------------------------------------------------
+await new Promise((r) => setTimeout(r, UPDATE_AFTER_MS));
+const stored = api.get(`secrets/${NS}/${SECRET}`) as { data: Record<string, string> };
+const env = Buffer.from(stored.data["config.env"]!, "base64").toString("utf8").replace('MINIO_BROWSER="on"', 'MINIO_BROWSER="off"');
+api.patch(`secrets/${NS}/${SECRET}`, { data: { "config.env": Buffer.from(env).toString("base64") } });
+say(`edited Secret ${NS}/${SECRET}: MINIO_BROWSER="off" (as \`kubectl edit secret\` would)`);
+
+if (smoke) {
+  const until = Date.now() + 10_000;
+  while (!rewrites.some((n) => n.includes("MINIO_BROWSER"))) {
+    if (Date.now() > until) await fail("the file was not rewritten after the Secret edit");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const r = await fetch(`http://127.0.0.1:${ports.webhook}/webhook/v1/bucketsrv/${NS}/${TENANT}?bucket=photos`, { method: "POST" });
+  if (r.status !== 200) await fail(`webhook answered ${r.status}: ${await r.text()}`);
+  if (!api.get(`services/${NS}/photos`)) await fail("the webhook did not create Service photos");
+  say("smoke check passed: file rewritten after the Secret edit; webhook created Service photos");
+  await cleanup();
+  process.exit(0);
+}

@@ -1,0 +1,291 @@
+/**
+ * The sidecar as a real child process against the fake API server (https,
+ * CA in the kubeconfig, least-privilege token): it writes the config file,
+ * follows every Tenant and Secret change, keeps the last good file on
+ * invalid input and reports it on /status and /metrics, and never exits
+ * (SPEC 4, 5). API-server trouble is in sidecar-faults.test.ts.
+ *
+ * Writes to the Tenant and Secret go straight into the fake server's store
+ * (another actor, like kubectl), so `api.requests` holds only the sidecar's
+ * own requests.
+ */
+import { afterEach, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadAll } from "js-yaml";
+import { FakeApiServer, startFakeApiServer, type FakeApiServerOptions, type KObject } from "./fake-apiserver/index.ts";
+import { NS, PASSWORD, secret } from "./support/objects.ts";
+import { eventually, freePort, startSidecar, type SidecarProcess } from "./support/sidecar.ts";
+
+// ---- harness (the same in sidecar-faults.test.ts) -------------------------------------------
+
+const EX = new URL("./fixtures/examples/", import.meta.url).pathname;
+const EXAMPLE_PASSWORD = "minio123";
+const TOKEN = "sidecar-token";
+const SECRET = "storage-configuration";
+const SECRET_V2 = "storage-configuration-v2";
+const TENANT_DOC = (loadAll(await readFile(`${EX}tenant-base.yaml`, "utf8")) as KObject[])[0]!;
+const EXPECTED_BASE = await readFile(`${EX}tenant-base.expected.env`, "utf8");
+
+/** config.env of the example Secret with another root password. */
+const configEnv = (password: string) =>
+  `export MINIO_ROOT_USER="minio"\nexport MINIO_ROOT_PASSWORD="${password}"\nexport MINIO_STORAGE_CLASS_STANDARD="EC:2"\nexport MINIO_BROWSER="on"`;
+/** The file the sidecar must write for the example Tenant and configEnv(password). */
+const expectedFile = (password: string) => EXPECTED_BASE.replace(`MINIO_ROOT_PASSWORD="${EXAMPLE_PASSWORD}"`, `MINIO_ROOT_PASSWORD="${password}"`);
+const exampleTenant = (): KObject => structuredClone(TENANT_DOC);
+const pw = (tag: string | number) => `${PASSWORD}-${tag}`;
+
+interface Env {
+  api: FakeApiServer;
+  sc: SidecarProcess;
+  dir: string;
+  file: string;
+}
+let current: Env | undefined;
+
+/** Fake API server with the example Tenant and Secret, a Role limited by resourceNames, and the sidecar. */
+async function setup(o: { tenant?: boolean; secretNames?: string[]; args?: string[]; api?: FakeApiServerOptions; listening?: boolean } = {}): Promise<Env> {
+  const options: FakeApiServerOptions = {
+    ...o.api,
+    tokens: {
+      [TOKEN]: {
+        user: "system:serviceaccount:minio-tenant:myminio-sa",
+        rules: [
+          { apiGroups: ["minio.min.io"], resources: ["tenants"], verbs: ["get", "list", "watch"], resourceNames: ["myminio"], namespaces: [NS] },
+          { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"], resourceNames: o.secretNames ?? [SECRET], namespaces: [NS] },
+        ],
+      },
+    },
+    objects: [...(o.tenant === false ? [] : [exampleTenant()]), secret(configEnv(EXAMPLE_PASSWORD), SECRET)],
+  };
+  // listening: false = the API server is not there yet (its port is reserved and closed).
+  const api = o.listening === false ? new FakeApiServer({ ...options, port: await freePort() }) : await startFakeApiServer(options);
+  const dir = await mkdtemp(join(tmpdir(), "sidecar-test-"));
+  const kubeconfig = join(dir, "kubeconfig.yaml");
+  await api.writeKubeconfig(kubeconfig, { token: TOKEN, namespace: NS });
+  const file = join(dir, "config", "config.env");
+  current = { api, dir, file } as Env;
+  current.sc = await startSidecar({ kubeconfig, namespace: NS, configFile: file, args: o.args });
+  return current;
+}
+
+afterEach(async () => {
+  const e = current;
+  current = undefined;
+  if (!e) return;
+  if (e.sc && e.sc.proc.exitCode === null) e.sc.proc.kill("SIGKILL");
+  await e.api.close();
+  await rm(e.dir, { recursive: true, force: true });
+});
+
+const fileText = (e: Env) => readFile(e.file, "utf8").catch(() => "");
+interface Status {
+  configValid: boolean;
+  configSha256?: string;
+  lastError?: string;
+  secret: string;
+  watches: Array<{ kind: string; name: string; state: string; lastError?: string }>;
+  [k: string]: unknown;
+}
+const status = async (e: Env) => (await (await e.sc.probe("/status")).json()) as Status;
+/** The first /status answer that satisfies `pred`. */
+async function statusWhen(e: Env, pred: (s: Status) => unknown, timeoutMs = 10_000): Promise<Status> {
+  let last: Status | undefined;
+  await eventually(async () => pred((last = await status(e))), timeoutMs, "/status condition");
+  return last!;
+}
+/** Sum of a metric's samples (all label sets, or those containing `labels`). */
+async function metric(e: Env, name: string, labels = ""): Promise<number> {
+  const text = await (await e.sc.probe("/metrics")).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m && m[1] === name && (m[2] ?? "").includes(labels)) sum += Number(m[3]);
+  }
+  return sum;
+}
+const fileIs = (e: Env, content: string, timeoutMs = 10_000) => eventually(async () => (await fileText(e)) === content, timeoutMs, "config file content");
+const setSecret = (e: Env, configEnvText: string | null, name = SECRET) => e.api.update(secret(configEnvText, name));
+
+/**
+ * What every test ends with: the sidecar is still running (it never exits on
+ * its own), stops with exit 0 within 2 s on SIGTERM, read nothing but its two
+ * objects by name, and printed no secret value.
+ */
+async function finish(e: Env, o: { secretNames?: string[]; signal?: NodeJS.Signals } = {}) {
+  expect(e.sc.proc.exitCode).toBeNull();
+  const { code, ms } = await e.sc.stop(o.signal ?? "SIGTERM");
+  expect(code).toBe(0);
+  expect(ms).toBeLessThan(2_000);
+  const names = { secrets: o.secretNames ?? [SECRET], tenants: ["myminio"] } as Record<string, string[]>;
+  const bad = e.api.requests
+    .filter((r) => {
+      if (r.status === 401 || r.status === 403) return true;
+      if (r.resource !== "secrets" && r.resource !== "tenants") return true; // nothing else is read
+      if (r.verb !== "list" && r.verb !== "watch") return r.verb !== "get";
+      return r.namespace !== NS || !r.name || r.query.fieldSelector !== `metadata.name=${r.name}` || !names[r.resource]!.includes(r.name);
+    })
+    .map((r) => `${r.method} ${r.path}?${new URLSearchParams(r.query)} -> ${r.status}`);
+  expect(bad).toEqual([]);
+  expect(e.api.requests.some((r) => r.resource === "secrets" && r.watch)).toBe(true);
+  for (const out of [e.sc.stdout(), e.sc.stderr()]) {
+    expect(out).not.toContain(PASSWORD);
+    expect(out).not.toContain(EXAMPLE_PASSWORD);
+  }
+}
+
+// ---- tests ----------------------------------------------------------------------------------
+
+test("start-up: the file is written with exactly the bytes validate/render produce; status, metrics and sidecar API agree", async () => {
+  const e = await setup();
+  await fileIs(e, EXPECTED_BASE);
+  expect((await stat(e.file)).mode & 0o007).toBe(0);
+  const sha = createHash("sha256").update(EXPECTED_BASE).digest("hex");
+  const s = await status(e);
+  expect(s).toMatchObject({ tenant: "myminio", namespace: NS, secret: SECRET, configValid: true, configSha256: sha });
+  expect(s.lastError).toBeUndefined();
+  expect(s.watches.map((w) => [w.kind, w.name, w.state])).toEqual([
+    ["Tenant", "myminio", "watching"],
+    ["Secret", SECRET, "watching"],
+  ]);
+  expect(await metric(e, "minio_sidecar_config_valid")).toBe(1);
+  expect(await metric(e, "minio_sidecar_config_writes_total")).toBe(1);
+  expect(await (await e.sc.api("/sidecar/v1/config")).json()).toEqual({ sha256: sha });
+  expect(JSON.stringify(s)).not.toContain(EXAMPLE_PASSWORD);
+  await finish(e);
+});
+
+test("a Secret update rewrites the file", async () => {
+  const e = await setup();
+  await fileIs(e, EXPECTED_BASE);
+  setSecret(e, configEnv(pw("rotated")));
+  await fileIs(e, expectedFile(pw("rotated")));
+  await statusWhen(e, (s) => s.configSha256 === createHash("sha256").update(expectedFile(pw("rotated"))).digest("hex"));
+  expect(await metric(e, "minio_sidecar_config_writes_total")).toBe(2);
+  await finish(e);
+});
+
+test("a Tenant edit rewrites the file (more servers in the pool)", async () => {
+  const e = await setup();
+  await fileIs(e, EXPECTED_BASE);
+  e.api.patch(`tenants/${NS}/myminio`, [{ op: "replace", path: "/spec/pools/0/servers", value: 8 }], "json");
+  await fileIs(e, EXPECTED_BASE.replace("myminio-pool-0-{0...3}", "myminio-pool-0-{0...7}"));
+  await finish(e);
+});
+
+test("credentials removed while running: last good file kept, error on /status and /metrics; fixed: converges", async () => {
+  const e = await setup();
+  await fileIs(e, EXPECTED_BASE);
+  const before = await stat(e.file);
+  const errorsBefore = await metric(e, "minio_sidecar_config_errors_total");
+
+  setSecret(e, 'export MINIO_ROOT_USER="minio"\nexport MINIO_BROWSER="on"');
+  const s = await statusWhen(e, (s) => s.configValid === false);
+  expect(s.lastError).toContain(`Secret ${NS}/${SECRET}`);
+  expect(s.lastError).toContain("missing root credentials");
+  expect(await metric(e, "minio_sidecar_config_valid")).toBe(0);
+  expect(await metric(e, "minio_sidecar_config_errors_total")).toBeGreaterThan(errorsBefore);
+  expect(await metric(e, "minio_sidecar_config_errors_total", 'reason="invalid"')).toBeGreaterThanOrEqual(1);
+  await e.sc.waitForLog((l) => l.level === 50 || l.level === "error");
+  // The file is the last good one, untouched.
+  expect(await fileText(e)).toBe(EXPECTED_BASE);
+  const after = await stat(e.file);
+  expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+  expect((await e.sc.probe("/healthz")).status).toBe(200);
+
+  setSecret(e, configEnv(pw("fixed")));
+  await fileIs(e, expectedFile(pw("fixed")));
+  const fixed = await statusWhen(e, (s) => s.configValid === true);
+  expect(fixed.lastError).toBeUndefined();
+  expect(await metric(e, "minio_sidecar_config_valid")).toBe(1);
+  await finish(e);
+});
+
+test("Secret deleted while running: file kept, error naming the Secret; recreated: converges", async () => {
+  const e = await setup();
+  await fileIs(e, EXPECTED_BASE);
+  e.api.delete(`secrets/${NS}/${SECRET}`);
+  const s = await statusWhen(e, (s) => s.configValid === false);
+  expect(s.lastError).toBe(`Secret ${NS}/${SECRET}: not found`);
+  expect(await metric(e, "minio_sidecar_config_valid")).toBe(0);
+  expect(await fileText(e)).toBe(EXPECTED_BASE);
+
+  e.api.create(secret(configEnv(pw("recreated")), SECRET));
+  await fileIs(e, expectedFile(pw("recreated")));
+  await statusWhen(e, (s) => s.configValid === true);
+  expect(await metric(e, "minio_sidecar_config_valid")).toBe(1);
+  await finish(e);
+});
+
+test("Tenant made invalid and back: file kept with the error naming the field, then valid again", async () => {
+  const e = await setup();
+  await fileIs(e, EXPECTED_BASE);
+  e.api.patch(`tenants/${NS}/myminio`, [{ op: "replace", path: "/spec/pools/0/volumesPerServer", value: 0 }], "json");
+  const s = await statusWhen(e, (s) => s.configValid === false);
+  expect(s.lastError).toMatch(new RegExp(`^Tenant ${NS}/myminio: spec\\.pools\\[0\\]\\.volumesPerServer: `));
+  expect(await metric(e, "minio_sidecar_config_valid")).toBe(0);
+  expect(await fileText(e)).toBe(EXPECTED_BASE);
+
+  e.api.patch(`tenants/${NS}/myminio`, [{ op: "replace", path: "/spec/pools/0/volumesPerServer", value: 4 }], "json");
+  const ok = await statusWhen(e, (s) => s.configValid === true);
+  expect(ok.lastError).toBeUndefined();
+  expect(await metric(e, "minio_sidecar_config_valid")).toBe(1);
+  expect(await fileText(e)).toBe(EXPECTED_BASE);
+  // Still following: a later Secret change lands.
+  setSecret(e, configEnv(pw("after-invalid")));
+  await fileIs(e, expectedFile(pw("after-invalid")));
+  await finish(e);
+});
+
+test("Tenant spec.configuration.name changed: the sidecar follows the new Secret and ignores the old one", async () => {
+  const e = await setup({ secretNames: [SECRET, SECRET_V2] });
+  await fileIs(e, EXPECTED_BASE);
+  e.api.create(secret(configEnv(pw("v2")), SECRET_V2));
+  e.api.patch(`tenants/${NS}/myminio`, { spec: { configuration: { name: SECRET_V2 } } });
+  await fileIs(e, expectedFile(pw("v2")));
+  await statusWhen(e, (s) => s.secret === SECRET_V2);
+  // The old Secret's watch is gone; changing it does nothing.
+  await eventually(() => e.api.openWatches.every((w) => w.resource !== "secrets" || w.query.fieldSelector === `metadata.name=${SECRET_V2}`));
+  setSecret(e, configEnv(pw("old-secret-edit")));
+  setSecret(e, configEnv(pw("v2-edit")), SECRET_V2);
+  await fileIs(e, expectedFile(pw("v2-edit")));
+  await Bun.sleep(300);
+  expect(await fileText(e)).toBe(expectedFile(pw("v2-edit")));
+  await finish(e, { secretNames: [SECRET, SECRET_V2] });
+});
+
+test("Tenant missing at start: the sidecar serves (healthz 200), reports it, and converges once the Tenant is created", async () => {
+  const e = await setup({ tenant: false });
+  expect((await e.sc.probe("/healthz")).status).toBe(200);
+  const s = await statusWhen(e, (s) => s.lastError);
+  expect(s.configValid).toBe(false);
+  expect(s.lastError).toBe(`Tenant ${NS}/myminio: not found`);
+  expect(await fileText(e)).toBe("");
+  e.api.create(exampleTenant());
+  await fileIs(e, EXPECTED_BASE);
+  await statusWhen(e, (s) => s.configValid === true);
+  await finish(e);
+});
+
+test("a burst of 50 Secret updates: the file ends with the last one", async () => {
+  const e = await setup();
+  await fileIs(e, EXPECTED_BASE);
+  for (let i = 1; i <= 50; i++) setSecret(e, configEnv(pw(`burst-${i}`)));
+  await fileIs(e, expectedFile(pw("burst-50")));
+  // Stays there (no late stale write).
+  await Bun.sleep(500);
+  expect(await fileText(e)).toBe(expectedFile(pw("burst-50")));
+  const writes = await metric(e, "minio_sidecar_config_writes_total");
+  expect(writes).toBeGreaterThanOrEqual(2);
+  expect(writes).toBeLessThanOrEqual(51);
+  expect((await status(e)).configValid).toBe(true);
+  await finish(e);
+});
+
+test("SIGINT stops the sidecar with exit 0 within 2 s too", async () => {
+  const e = await setup();
+  await fileIs(e, EXPECTED_BASE);
+  await finish(e, { signal: "SIGINT" });
+});
