@@ -15,6 +15,7 @@ import { Watch } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { backoffDelay, DEFAULT_BACKOFF, Sleeper, type BackoffOptions } from "./backoff.ts";
 import { describeKubeError, statusOf, type Kube } from "./client.ts";
+import { withTimeout } from "./timeout.ts";
 
 export interface KubeObject {
   metadata?: { name?: string; resourceVersion?: string; uid?: string };
@@ -58,6 +59,8 @@ interface StreamEnd {
 }
 
 const GONE = 410;
+/** A LIST that gets no answer (black-holed connection) is retried like any failure. */
+const LIST_TIMEOUT_MS = 10_000;
 
 export class ObjectWatch<T extends KubeObject> {
   readonly status: WatchStatus;
@@ -102,7 +105,7 @@ export class ObjectWatch<T extends KubeObject> {
       try {
         if (rv === undefined || Date.now() - listedAt >= resyncMs) {
           this.status.state = "listing";
-          const { object, resourceVersion } = await this.source.list(this.fieldSelector);
+          const { object, resourceVersion } = await withTimeout(this.source.list(this.fieldSelector), LIST_TIMEOUT_MS);
           if (this.stopped) break;
           listedAt = Date.now();
           rv = resourceVersion;

@@ -9,6 +9,7 @@ import { ClusterUnreachableError, InputError } from "../errors.ts";
 import { backoffDelay, type BackoffOptions } from "./backoff.ts";
 import { describeKubeError, isTransient, statusOf, TENANTS, type Kube } from "./client.ts";
 import type { RawObject } from "./sources.ts";
+import { withTimeout } from "./timeout.ts";
 
 export interface RetryOptions {
   attempts: number;
@@ -25,8 +26,6 @@ export const VALIDATE_RETRY: RetryOptions = { attempts: 6, backoff: { baseMs: 30
 export async function readWithRetry<T>(object: string, read: () => Promise<T>, log: Logger, retry = VALIDATE_RETRY): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      // client-node sets no request timeout: an API server that accepts the
-      // connection but never answers would otherwise hang the init container.
       return await withTimeout(read(), retry.attemptTimeoutMs);
     } catch (err) {
       const status = statusOf(err);
@@ -42,14 +41,6 @@ export async function readWithRetry<T>(object: string, read: () => Promise<T>, l
       await new Promise((r) => setTimeout(r, delay));
     }
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${ms} ms`), { code: "ETIMEDOUT" })), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 export const getTenant = (kube: Kube, namespace: string, name: string) =>
