@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { loadAll } from "js-yaml";
 import { startFakeApiServer, type FakeApiServer } from "../test/fake-apiserver/index.ts";
 import { freePort } from "../test/support/sidecar.ts";
-import { fmt, median, requireProduct } from "./lib.ts";
+import { fmt, median, requireProduct, result } from "./lib.ts";
 
 const IDLE_MS = Number(process.env.IDLE_MS ?? 10_000);
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -91,6 +91,10 @@ try {
   console.log(`  0 other Secrets in the namespace       ${fmt(none)} MiB (baseline)`);
   console.log(`  ${OTHERS} other Secrets in the namespace  ${fmt(many)} MiB`);
   console.log(`  ratio ${fmt(many / none, 3)} (goal <= ${GOAL}: ${many / none <= GOAL ? "met" : "NOT met"})`);
+  result([
+    { figure: "sidecar RSS after 10 s idle, 0 other Secrets", value: +none.toFixed(1), unit: "MiB" },
+    { figure: `sidecar RSS after 10 s idle, ${OTHERS} other Secrets`, value: +many.toFixed(1), unit: "MiB", baseline: +none.toFixed(1), baselineLabel: "0 other Secrets", goal: `ratio <= ${GOAL}` },
+  ]);
   console.log(`  namespace-wide Secret lists seen by the API servers: ${secretsListed(apis.none) + secretsListed(apis.many)}`);
 } finally {
   await Promise.all([apis.none.close(), apis.many.close()]);

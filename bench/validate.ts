@@ -15,7 +15,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fmt, helloWorldBinary, median, percentile, requireProduct, timeCommand } from "./lib.ts";
+import { fmt, helloWorldBinary, median, percentile, requireProduct, result, timeCommand } from "./lib.ts";
 
 const runs = Number(process.env.RUNS ?? 20);
 const GOAL_MS = 80;
@@ -53,6 +53,9 @@ try {
   console.log(`hello-world (compiled)  median ${fmt(h)} ms over ${runs} runs (baseline)`);
   console.log(`ratio validate/hello-world ${fmt(v / h, 2)}`);
   console.log(`goal: validate median <= ${GOAL_MS} ms: ${v <= GOAL_MS ? "met" : "NOT met"} (${fmt(v)} ms)`);
+  result([
+    { figure: "validate end to end (median of 20)", value: +v.toFixed(1), unit: "ms", baseline: +h.toFixed(1), baselineLabel: "compiled hello-world", goal: `<= ${GOAL_MS} ms` },
+  ]);
 } finally {
   cluster.kill("SIGTERM");
   rmSync(dir, { recursive: true, force: true });
