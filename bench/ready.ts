@@ -15,7 +15,7 @@
  * The fake API server (example Tenant and Secret) runs in this process; it
  * is not on the measured path. The sidecar is the compiled binary.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import https from "node:https";
 import { startFakeApiServer } from "../test/fake-apiserver/index.ts";
@@ -26,7 +26,7 @@ import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadAll } from "js-yaml";
-import { fmt, percentile, requireProduct } from "./lib.ts";
+import { fmt, percentile, requireProduct, result } from "./lib.ts";
 
 const N = Number(process.env.N ?? 5000);
 const WARMUP = 200;
@@ -44,6 +44,9 @@ const bin = requireProduct();
 const objects = ["deploy/examples/tenant.yaml", "deploy/examples/secret.yaml"].flatMap((f) => loadAll(readFileSync(f, "utf8")) as never[]);
 const api = await startFakeApiServer({ objects });
 const stubProc = spawn(process.execPath, [new URL(import.meta.url).pathname, "--stub"], { stdio: ["ignore", "pipe", "inherit"], env: process.env });
+// Whatever happens (a failed start included), no child outlives this script.
+const children: ChildProcess[] = [stubProc];
+process.on("exit", () => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL")));
 const minioUrl = await new Promise<string>((resolve, reject) => {
   let out = "";
   stubProc.stdout!.on("data", (d: Buffer) => {
@@ -63,6 +66,7 @@ const sc = await startSidecar({
   configFile: join(dir, "config.env"),
   args: ["--minio-url", minioUrl, "--log-level", "warn"],
 });
+children.push(sc.proc);
 
 /** One sequential request over a keep-alive agent; resolves with the status and the wall time in ms. */
 function timedRequest(mod: typeof http | typeof https, agent: http.Agent, url: string, method: string): Promise<{ status: number; ms: number }> {
@@ -109,6 +113,18 @@ try {
   console.log(row("GET /healthz (sidecar, no MinIO call)", healthz));
   console.log(`overhead p50 ${fmt(percentile(viaSidecar, 50) - percentile(direct, 50), 3)} ms, p99 ${fmt(p99Over, 3)} ms; ratio p50 ${fmt(percentile(viaSidecar, 50) / percentile(direct, 50), 2)}x, p99 ${fmt(percentile(viaSidecar, 99) / percentile(direct, 99), 2)}x`);
   console.log(`goal: p99 overhead <= ${GOAL_MS} ms: ${p99Over <= GOAL_MS ? "met" : "NOT met"} (${fmt(p99Over, 3)} ms)`);
+  const r3 = (x: number) => +x.toFixed(3);
+  result([
+    { figure: `/ready p50 (${N} sequential, stub over ${tls ? "https" : "http"})`, value: r3(percentile(viaSidecar, 50)), unit: "ms", baseline: r3(percentile(direct, 50)), baselineLabel: "HEAD direct to the stub" },
+    {
+      figure: `/ready p99 (${N} sequential, stub over ${tls ? "https" : "http"})`,
+      value: r3(percentile(viaSidecar, 99)),
+      unit: "ms",
+      baseline: r3(percentile(direct, 99)),
+      baselineLabel: "HEAD direct to the stub",
+      goal: `overhead <= ${GOAL_MS} ms (${fmt(p99Over, 3)} ms: ${p99Over <= GOAL_MS ? "met" : "NOT met"})`,
+    },
+  ]);
 } finally {
   sidecarAgent.destroy();
   directAgent.destroy();

@@ -13,13 +13,13 @@
  *
  *   npm run build && bun bench/webhook.ts        (N=1000 by default)
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Service } from "@kubernetes/client-node";
 import { startSidecar } from "../test/support/sidecar.ts";
-import { fmt, percentile, requireProduct } from "./lib.ts";
+import { fmt, percentile, requireProduct, result } from "./lib.ts";
 
 const N = Number(process.env.N ?? 1000);
 const WARMUP = 50;
@@ -32,6 +32,9 @@ const dir = await mkdtemp(join(tmpdir(), "bench-webhook-"));
 const kubeconfig = join(dir, "kubeconfig.yaml");
 
 const cluster = spawn(process.execPath, ["scripts/dev-cluster.ts", "--kubeconfig", kubeconfig, "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+// Whatever happens (a failed start included), no child outlives this script.
+const children: ChildProcess[] = [cluster];
+process.on("exit", () => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL")));
 const apiUrl = await new Promise<string>((resolve, reject) => {
   let out = "";
   cluster.stdout!.on("data", (d: Buffer) => {
@@ -44,6 +47,7 @@ const apiUrl = await new Promise<string>((resolve, reject) => {
 
 process.env.SIDECAR_BIN = bin;
 const sc = await startSidecar({ kubeconfig, namespace: NS, configFile: join(dir, "config.env"), args: ["--log-level", "error"] });
+children.push(sc.proc);
 
 const kc = new KubeConfig();
 kc.loadFromFile(kubeconfig);
@@ -131,6 +135,16 @@ try {
   console.log(`ratio webhook/direct ${fmt(ratio, 2)} (p50 ${fmt(percentile(hook, 50) / percentile(bare, 50), 2)}, p99 ${fmt(percentile(hook, 99) / percentile(bare, 99), 2)})`);
   console.log(`webhook minus hop floor vs direct: ${fmt((sum(hook) - sum(floor)) / sum(bare), 2)} (what the sidecar adds besides the extra loopback hop)`);
   console.log(`goal: ratio <= ${GOAL}: ${ratio <= GOAL ? "met" : "NOT met"} (${fmt(ratio, 2)})`);
+  result([
+    {
+      figure: `webhook create+delete, ${N} buckets (total)`,
+      value: Math.round(sum(hook)),
+      unit: "ms",
+      baseline: Math.round(sum(bare)),
+      baselineLabel: "client-node create+read+delete",
+      goal: `<= ${GOAL}x (${ratio <= GOAL ? "met" : "NOT met"}; the extra hop alone: ${Math.round(sum(floor))} ms)`,
+    },
+  ]);
 } finally {
   await sc.stop();
   cluster.kill("SIGTERM");

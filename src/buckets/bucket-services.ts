@@ -57,8 +57,16 @@ export class BucketServices {
     };
   }
 
+  /**
+   * A bucket Service: ExternalName with a controller ownerReference to our Tenant. The type check
+   * matters: the operator's own `minio`, `T-hl` and `T-console` Services carry the very same
+   * controller ownerReference (the operator's `t.OwnerRef()`), but are never ExternalName.
+   */
   isOurs(svc: V1Service, owner: Owner): boolean {
-    return (svc.metadata?.ownerReferences ?? []).some((r) => r.controller === true && r.kind === "Tenant" && r.uid === owner.uid);
+    return (
+      svc.spec?.type === "ExternalName" &&
+      (svc.metadata?.ownerReferences ?? []).some((r) => r.controller === true && r.kind === "Tenant" && r.uid === owner.uid)
+    );
   }
 
   /** Create the bucket's Service; idempotent; 409 when the name belongs to someone else. */

@@ -14,6 +14,13 @@ export function sidecarApiApp(configFile: string) {
   };
   return new Elysia({ name: "sidecar-api" })
     .use(guard)
+    // Before the routes: Elysia applies a local hook only to routes registered after it.
+    .onError(({ code, set }) => {
+      if (code === "VALIDATION") {
+        set.status = 400;
+        return { error: "query parameter c (sha256 hex) is required" };
+      }
+    })
     .get("/sidecar/v1/config", async () => ({ sha256: await currentSha() }))
     .post(
       "/sidecar/v1/config",
@@ -22,11 +29,5 @@ export function sidecarApiApp(configFile: string) {
         return { match: sha256 !== null && query.c.toLowerCase() === sha256, sha256 };
       },
       { query: t.Object({ c: t.String({ minLength: 1, maxLength: 128 }) }) },
-    )
-    .onError(({ code, set }) => {
-      if (code === "VALIDATION") {
-        set.status = 400;
-        return { error: "query parameter c (sha256 hex) is required" };
-      }
-    });
+    );
 }

@@ -46,6 +46,8 @@ export class BucketLoop {
     const { intervalMs = 10 * 60_000, waitMs = 5_000 } = this.o;
     while (!this.stopped) {
       const ran = await this.once();
+      // stop() during once() woke no sleeper: do not start the 10-minute sleep then.
+      if (this.stopped) break;
       await this.sleeper.sleep(ran ? intervalMs : waitMs);
     }
   }

@@ -1,0 +1,134 @@
+/**
+ * The world a sidecar test runs in: the fake Kubernetes API server (https +
+ * CA) holding a bucket-DNS Tenant, its configuration Secret and the Services
+ * the MinIO Operator itself creates for the Tenant (`minio`, `T-hl`,
+ * `T-console`, each with the operator's controller ownerReference to the
+ * Tenant, exactly like `t.OwnerRef()` in the operator), plus a fake MinIO.
+ * The sidecar authenticates with a token bound to the Role shipped in
+ * deploy/rbac.yaml, so every test also proves that Role is enough.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadAll } from "js-yaml";
+import { startFakeApiServer, type FakeApiServer, type KObject, type Rule } from "../fake-apiserver/index.ts";
+import { CREDENTIALS, NS, PASSWORD, secret, tenant } from "../support/objects.ts";
+import { eventually, startSidecar, type SidecarProcess } from "../support/sidecar.ts";
+import { startFakeMinio, type FakeMinio, type FakeMinioOptions } from "./index.ts";
+
+export { NS, PASSWORD };
+export const TENANT = "myminio";
+export const SECRET = "storage-configuration";
+export const ROOT_USER = "minio";
+/** The operator's own Services for the Tenant: never to be touched by the sidecar. */
+export const OPERATOR_SERVICES = ["minio", `${TENANT}-hl`, `${TENANT}-console`];
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** The Role of deploy/rbac.yaml as fake-apiserver rules, bound in `namespace`. */
+export function shippedRoleRules(namespace = NS): Rule[] {
+  const docs = loadAll(readFileSync(join(ROOT, "deploy/rbac.yaml"), "utf8")) as Array<{ kind?: string; rules?: Rule[] }>;
+  const role = docs.find((d) => d?.kind === "Role");
+  if (!role?.rules) throw new Error("deploy/rbac.yaml has no Role");
+  return role.rules.map((r) => ({ ...r, namespaces: [namespace] }));
+}
+
+export interface WorldOptions {
+  /** Merged into the Tenant's spec (default: bucketDNS on, TLS on). */
+  tenantSpec?: Record<string, unknown>;
+  minio?: FakeMinioOptions;
+  /** Give the sidecar an admin token instead of the shipped Role. */
+  admin?: boolean;
+  /** Create the operator's Services (default true). */
+  operatorServices?: boolean;
+}
+
+export interface World {
+  api: FakeApiServer;
+  minio: FakeMinio;
+  dir: string;
+  kubeconfig: string;
+  configFile: string;
+  tenantUid: string;
+  /** The sidecar (from source, or SIDECAR_BIN) against this world, MinIO at the fake's URL. */
+  sidecar(args?: string[], env?: Record<string, string | undefined>): Promise<SidecarProcess>;
+  service(name: string): KObject | undefined;
+  close(): Promise<void>;
+}
+
+export function operatorService(name: string, uid: string, tls = true): KObject {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: {
+      name,
+      namespace: NS,
+      labels: { "v1.min.io/tenant": TENANT },
+      ownerReferences: [{ apiVersion: "minio.min.io/v2", kind: "Tenant", name: TENANT, uid, controller: true, blockOwnerDeletion: true }],
+    },
+    spec: {
+      type: "ClusterIP",
+      ...(name.endsWith("-hl") ? { clusterIP: "None" } : {}),
+      selector: { "v1.min.io/tenant": TENANT },
+      ports: [{ name: tls ? "https-minio" : "http-minio", port: name === "minio" ? (tls ? 443 : 80) : 9000, targetPort: 9000, protocol: "TCP" }],
+    },
+  } as KObject;
+}
+
+export async function startWorld(o: WorldOptions = {}): Promise<World> {
+  const api = await startFakeApiServer({
+    tokens: {
+      admin: "admin",
+      sidecar: o.admin ? "admin" : { user: `system:serviceaccount:${NS}:${TENANT}-sidecar`, rules: shippedRoleRules() },
+    },
+  });
+  const t = tenant({ configuration: { name: SECRET }, features: { bucketDNS: true }, ...o.tenantSpec }, TENANT);
+  const created = api.create(t as unknown as KObject);
+  const tenantUid = created.metadata!.uid as string;
+  api.create(secret(CREDENTIALS, SECRET) as unknown as KObject);
+  const tls = (o.tenantSpec?.requestAutoCert as boolean | undefined) !== false;
+  if (o.operatorServices !== false) for (const name of OPERATOR_SERVICES) api.create(operatorService(name, tenantUid, tls));
+
+  const minio = await startFakeMinio({ accessKey: ROOT_USER, secretKey: PASSWORD, ...o.minio });
+  const dir = await mkdtemp(join(tmpdir(), "sidecar-world-"));
+  const kubeconfig = join(dir, "kubeconfig");
+  await api.writeKubeconfig(kubeconfig, { token: "sidecar", namespace: NS });
+  const configFile = join(dir, "config.env");
+  const running: SidecarProcess[] = [];
+  return {
+    api,
+    minio,
+    dir,
+    kubeconfig,
+    configFile,
+    tenantUid,
+    async sidecar(args = [], env = {}) {
+      const sc = await startSidecar({
+        kubeconfig,
+        namespace: NS,
+        tenant: TENANT,
+        configName: SECRET,
+        configFile,
+        args: ["--minio-url", minio.url, ...args],
+        env,
+      });
+      running.push(sc);
+      return sc;
+    },
+    service: (name) => api.get({ kind: "Service", namespace: NS, name }),
+    async close() {
+      await Promise.all(running.map((s) => s.stop()));
+      await Promise.all([api.close(), minio.close()]);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Every log line and both output streams of a sidecar, as one string (for "no secret anywhere" checks). */
+export const everything = (sc: SidecarProcess) => `${sc.stdout()}\n${sc.stderr()}`;
+
+/** `eventually` for checks that return the value once it is there (undefined/false/null until then). */
+export async function until<T>(check: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 10_000, what = "condition"): Promise<T> {
+  return (await eventually(check, timeoutMs, what)) as T;
+}
