@@ -1,6 +1,6 @@
 /** Shared helpers for bench scripts: timing child processes, percentiles, a compiled hello-world baseline. */
 import { mkdirSync, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 
 export const median = (xs: number[]) => percentile(xs, 50);
 export function percentile(xs: number[], p: number): number {
@@ -64,4 +64,23 @@ export interface Figure {
  */
 export function result(figures: Figure[]): void {
   console.log(`RESULT ${JSON.stringify(figures)}`);
+}
+
+/**
+ * Start a helper process (dev-cluster, a stub) that prints `ready <url>`
+ * once listening; it is killed when this script exits, whatever happens.
+ */
+export async function spawnReady(args: string[], label: string): Promise<{ proc: ChildProcess; url: string }> {
+  const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+  process.on("exit", () => proc.exitCode === null && proc.kill("SIGKILL"));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    proc.stdout!.on("data", (d: Buffer) => {
+      out += d;
+      const m = /ready (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    proc.once("exit", (code) => reject(new Error(`${label} exited ${code}`)));
+  });
+  return { proc, url };
 }

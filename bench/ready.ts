@@ -15,7 +15,7 @@
  * The fake API server (example Tenant and Secret) runs in this process; it
  * is not on the measured path. The sidecar is the compiled binary.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import http from "node:http";
 import https from "node:https";
 import { startFakeApiServer } from "../test/fake-apiserver/index.ts";
@@ -26,7 +26,7 @@ import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadAll } from "js-yaml";
-import { fmt, percentile, requireProduct, result } from "./lib.ts";
+import { fmt, percentile, requireProduct, result, spawnReady } from "./lib.ts";
 
 const N = Number(process.env.N ?? 5000);
 const WARMUP = 200;
@@ -43,19 +43,10 @@ if (process.argv.includes("--stub")) {
 const bin = requireProduct();
 const objects = ["deploy/examples/tenant.yaml", "deploy/examples/secret.yaml"].flatMap((f) => loadAll(readFileSync(f, "utf8")) as never[]);
 const api = await startFakeApiServer({ objects });
-const stubProc = spawn(process.execPath, [new URL(import.meta.url).pathname, "--stub"], { stdio: ["ignore", "pipe", "inherit"], env: process.env });
+const { proc: stubProc, url: minioUrl } = await spawnReady([new URL(import.meta.url).pathname, "--stub"], "MinIO stub");
 // Whatever happens (a failed start included), no child outlives this script.
 const children: ChildProcess[] = [stubProc];
 process.on("exit", () => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL")));
-const minioUrl = await new Promise<string>((resolve, reject) => {
-  let out = "";
-  stubProc.stdout!.on("data", (d: Buffer) => {
-    out += d;
-    const m = /ready (\S+)/.exec(out);
-    if (m) resolve(m[1]!);
-  });
-  stubProc.once("exit", (code) => reject(new Error(`MinIO stub exited ${code}`)));
-});
 const dir = await mkdtemp(join(tmpdir(), "bench-ready-"));
 const kubeconfig = join(dir, "kubeconfig");
 await api.writeKubeconfig(kubeconfig, { namespace: "minio-tenant" });

@@ -11,11 +11,10 @@
  * The API server runs in its own process (scripts/dev-cluster.ts): timing
  * uses spawnSync, which would block an in-process server.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fmt, helloWorldBinary, median, percentile, requireProduct, result, timeCommand } from "./lib.ts";
+import { fmt, helloWorldBinary, median, percentile, requireProduct, result, spawnReady, timeCommand } from "./lib.ts";
 
 const runs = Number(process.env.RUNS ?? 20);
 const GOAL_MS = 80;
@@ -25,16 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), "bench-validate-"));
 const kubeconfig = join(dir, "kubeconfig.yaml");
 
 // The fake API server with deploy/examples (https with its own CA), in a child process.
-const cluster = spawn(process.execPath, ["scripts/dev-cluster.ts", "--kubeconfig", kubeconfig, "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
-const url = await new Promise<string>((resolve, reject) => {
-  let out = "";
-  cluster.stdout!.on("data", (d: Buffer) => {
-    out += d;
-    const m = /ready (\S+)/.exec(out);
-    if (m) resolve(m[1]!);
-  });
-  cluster.once("exit", (code) => reject(new Error(`dev-cluster exited ${code}`)));
-});
+const { proc: cluster, url } = await spawnReady(["scripts/dev-cluster.ts", "--kubeconfig", kubeconfig, "--port", "0"], "dev-cluster");
 
 try {
   const validateCmd = (out: string) => [bin, "validate", "--tenant", "myminio", "--namespace", "minio-tenant", "--kubeconfig", kubeconfig, "--config-file", `${out}/config.env`];

@@ -13,13 +13,13 @@
  *
  *   npm run build && bun bench/webhook.ts        (N=1000 by default)
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Service } from "@kubernetes/client-node";
 import { startSidecar } from "../test/support/sidecar.ts";
-import { fmt, percentile, requireProduct, result } from "./lib.ts";
+import { fmt, percentile, requireProduct, result, spawnReady } from "./lib.ts";
 
 const N = Number(process.env.N ?? 1000);
 const WARMUP = 50;
@@ -31,19 +31,10 @@ const bin = requireProduct();
 const dir = await mkdtemp(join(tmpdir(), "bench-webhook-"));
 const kubeconfig = join(dir, "kubeconfig.yaml");
 
-const cluster = spawn(process.execPath, ["scripts/dev-cluster.ts", "--kubeconfig", kubeconfig, "--port", "0"], { stdio: ["ignore", "pipe", "inherit"] });
+const { proc: cluster, url: apiUrl } = await spawnReady(["scripts/dev-cluster.ts", "--kubeconfig", kubeconfig, "--port", "0"], "dev-cluster");
 // Whatever happens (a failed start included), no child outlives this script.
 const children: ChildProcess[] = [cluster];
 process.on("exit", () => children.forEach((c) => c.exitCode === null && c.kill("SIGKILL")));
-const apiUrl = await new Promise<string>((resolve, reject) => {
-  let out = "";
-  cluster.stdout!.on("data", (d: Buffer) => {
-    out += d;
-    const m = /ready (\S+)/.exec(out);
-    if (m) resolve(m[1]!);
-  });
-  cluster.once("exit", (code) => reject(new Error(`dev-cluster exited ${code}`)));
-});
 
 process.env.SIDECAR_BIN = bin;
 const sc = await startSidecar({ kubeconfig, namespace: NS, configFile: join(dir, "config.env"), args: ["--log-level", "error"] });

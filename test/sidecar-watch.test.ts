@@ -11,130 +11,30 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { loadAll } from "js-yaml";
-import { FakeApiServer, startFakeApiServer, type FakeApiServerOptions, type KObject } from "./fake-apiserver/index.ts";
-import { NS, PASSWORD, secret } from "./support/objects.ts";
-import { eventually, freePort, startSidecar, type SidecarProcess } from "./support/sidecar.ts";
+import { stat } from "node:fs/promises";
+import { NS, secret } from "./support/objects.ts";
+import { eventually } from "./support/sidecar.ts";
+import {
+  EXAMPLE_PASSWORD,
+  SECRET,
+  SECRET_V2,
+  EXPECTED_BASE,
+  configEnv,
+  expectedFile,
+  exampleTenant,
+  pw,
+  fileText,
+  status,
+  fileIs,
+  setSecret,
+  setup,
+  statusWhen,
+  metric,
+  finish,
+  cleanup,
+} from "./support/sidecar-cluster.ts";
 
-// ---- harness (the same in sidecar-faults.test.ts) -------------------------------------------
-
-const EX = new URL("./fixtures/examples/", import.meta.url).pathname;
-const EXAMPLE_PASSWORD = "minio123";
-const TOKEN = "sidecar-token";
-const SECRET = "storage-configuration";
-const SECRET_V2 = "storage-configuration-v2";
-const TENANT_DOC = (loadAll(await readFile(`${EX}tenant-base.yaml`, "utf8")) as KObject[])[0]!;
-const EXPECTED_BASE = await readFile(`${EX}tenant-base.expected.env`, "utf8");
-
-/** config.env of the example Secret with another root password. */
-const configEnv = (password: string) =>
-  `export MINIO_ROOT_USER="minio"\nexport MINIO_ROOT_PASSWORD="${password}"\nexport MINIO_STORAGE_CLASS_STANDARD="EC:2"\nexport MINIO_BROWSER="on"`;
-/** The file the sidecar must write for the example Tenant and configEnv(password). */
-const expectedFile = (password: string) => EXPECTED_BASE.replace(`MINIO_ROOT_PASSWORD="${EXAMPLE_PASSWORD}"`, `MINIO_ROOT_PASSWORD="${password}"`);
-const exampleTenant = (): KObject => structuredClone(TENANT_DOC);
-const pw = (tag: string | number) => `${PASSWORD}-${tag}`;
-
-interface Env {
-  api: FakeApiServer;
-  sc: SidecarProcess;
-  dir: string;
-  file: string;
-}
-let current: Env | undefined;
-
-/** Fake API server with the example Tenant and Secret, a Role limited by resourceNames, and the sidecar. */
-async function setup(o: { tenant?: boolean; secretNames?: string[]; args?: string[]; api?: FakeApiServerOptions; listening?: boolean } = {}): Promise<Env> {
-  const options: FakeApiServerOptions = {
-    ...o.api,
-    tokens: {
-      [TOKEN]: {
-        user: "system:serviceaccount:minio-tenant:myminio-sa",
-        rules: [
-          { apiGroups: ["minio.min.io"], resources: ["tenants"], verbs: ["get", "list", "watch"], resourceNames: ["myminio"], namespaces: [NS] },
-          { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"], resourceNames: o.secretNames ?? [SECRET], namespaces: [NS] },
-        ],
-      },
-    },
-    objects: [...(o.tenant === false ? [] : [exampleTenant()]), secret(configEnv(EXAMPLE_PASSWORD), SECRET)],
-  };
-  // listening: false = the API server is not there yet (its port is reserved and closed).
-  const api = o.listening === false ? new FakeApiServer({ ...options, port: await freePort() }) : await startFakeApiServer(options);
-  const dir = await mkdtemp(join(tmpdir(), "sidecar-test-"));
-  const kubeconfig = join(dir, "kubeconfig.yaml");
-  await api.writeKubeconfig(kubeconfig, { token: TOKEN, namespace: NS });
-  const file = join(dir, "config", "config.env");
-  current = { api, dir, file } as Env;
-  current.sc = await startSidecar({ kubeconfig, namespace: NS, configFile: file, args: o.args });
-  return current;
-}
-
-afterEach(async () => {
-  const e = current;
-  current = undefined;
-  if (!e) return;
-  if (e.sc && e.sc.proc.exitCode === null) e.sc.proc.kill("SIGKILL");
-  await e.api.close();
-  await rm(e.dir, { recursive: true, force: true });
-});
-
-const fileText = (e: Env) => readFile(e.file, "utf8").catch(() => "");
-interface Status {
-  configValid: boolean;
-  configSha256?: string;
-  lastError?: string;
-  secret: string;
-  watches: Array<{ kind: string; name: string; state: string; lastError?: string }>;
-  [k: string]: unknown;
-}
-const status = async (e: Env) => (await (await e.sc.probe("/status")).json()) as Status;
-/** The first /status answer that satisfies `pred`. */
-async function statusWhen(e: Env, pred: (s: Status) => unknown, timeoutMs = 10_000): Promise<Status> {
-  let last: Status | undefined;
-  await eventually(async () => pred((last = await status(e))), timeoutMs, "/status condition");
-  return last!;
-}
-/** Sum of a metric's samples (all label sets, or those containing `labels`). */
-async function metric(e: Env, name: string, labels = ""): Promise<number> {
-  const text = await (await e.sc.probe("/metrics")).text();
-  let sum = 0;
-  for (const line of text.split("\n")) {
-    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (m && m[1] === name && (m[2] ?? "").includes(labels)) sum += Number(m[3]);
-  }
-  return sum;
-}
-const fileIs = (e: Env, content: string, timeoutMs = 10_000) => eventually(async () => (await fileText(e)) === content, timeoutMs, "config file content");
-const setSecret = (e: Env, configEnvText: string | null, name = SECRET) => e.api.update(secret(configEnvText, name));
-
-/**
- * What every test ends with: the sidecar is still running (it never exits on
- * its own), stops with exit 0 within 2 s on SIGTERM, read nothing but its two
- * objects by name, and printed no secret value.
- */
-async function finish(e: Env, o: { secretNames?: string[]; signal?: NodeJS.Signals } = {}) {
-  expect(e.sc.proc.exitCode).toBeNull();
-  const { code, ms } = await e.sc.stop(o.signal ?? "SIGTERM");
-  expect(code).toBe(0);
-  expect(ms).toBeLessThan(2_000);
-  const names = { secrets: o.secretNames ?? [SECRET], tenants: ["myminio"] } as Record<string, string[]>;
-  const bad = e.api.requests
-    .filter((r) => {
-      if (r.status === 401 || r.status === 403) return true;
-      if (r.resource !== "secrets" && r.resource !== "tenants") return true; // nothing else is read
-      if (r.verb !== "list" && r.verb !== "watch") return r.verb !== "get";
-      return r.namespace !== NS || !r.name || r.query.fieldSelector !== `metadata.name=${r.name}` || !names[r.resource]!.includes(r.name);
-    })
-    .map((r) => `${r.method} ${r.path}?${new URLSearchParams(r.query)} -> ${r.status}`);
-  expect(bad).toEqual([]);
-  expect(e.api.requests.some((r) => r.resource === "secrets" && r.watch)).toBe(true);
-  for (const out of [e.sc.stdout(), e.sc.stderr()]) {
-    expect(out).not.toContain(PASSWORD);
-    expect(out).not.toContain(EXAMPLE_PASSWORD);
-  }
-}
+afterEach(cleanup);
 
 // ---- tests ----------------------------------------------------------------------------------
 
