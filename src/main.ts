@@ -3,6 +3,7 @@
  * Kubernetes client are imported lazily so that `render` and `--version`
  * start nearly as fast as an empty binary.
  */
+import { stderr, stdout } from "./cli/output.ts";
 import { parseArgs, helpText } from "./cli/parse.ts";
 import { describe, exitCodeOf } from "./errors.ts";
 import { versionLine } from "./version.ts";
@@ -14,15 +15,15 @@ async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs(argv);
   } catch (err) {
-    process.stderr.write(`error: ${describe(err, true)}\n`);
+    stderr(`error: ${describe(err, true)}\n`);
     return exitCodeOf(err);
   }
   if (parsed.kind === "help") {
-    process.stdout.write(helpText(parsed.command));
+    stdout(helpText(parsed.command));
     return 0;
   }
   if (parsed.kind === "version") {
-    process.stdout.write(`${versionLine()}\n`);
+    stdout(`${versionLine()}\n`);
     return 0;
   }
   const { command, flags } = parsed;
@@ -38,12 +39,12 @@ async function runRender(flags: Flags): Promise<number> {
     const { render } = await import("./commands/render.ts");
     const content = await render(
       { tenantFile: str(flags, "tenant-file")!, secretFile: str(flags, "secret-file")!, namespace: str(flags, "namespace"), clusterDomain: clusterDomain() },
-      (warning) => process.stderr.write(`warning: ${warning}\n`),
+      (warning) => stderr(`warning: ${warning}\n`),
     );
-    process.stdout.write(content);
+    stdout(content);
     return 0;
   } catch (err) {
-    process.stderr.write(`error: ${describe(err)}\n`);
+    stderr(`error: ${describe(err)}\n`);
     return exitCodeOf(err);
   }
 }
@@ -81,7 +82,7 @@ async function runClusterCommand(name: "validate" | "sidecar", flags: Flags): Pr
     );
   } catch (err) {
     log.error({ exitCode: exitCodeOf(err) }, describe(err));
-    process.stderr.write(`error: ${describe(err)}\n`);
+    stderr(`error: ${describe(err)}\n`);
     return exitCodeOf(err);
   }
 }

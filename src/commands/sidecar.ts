@@ -10,7 +10,7 @@ import { BucketReconciler } from "../buckets/reconcile.ts";
 import { InputError } from "../errors.ts";
 import { MinioClient } from "../probe/minio-client.ts";
 import { checkReadiness } from "../probe/readiness.ts";
-import { listen, parseAddress, type Listener } from "../server/runtime/index.ts";
+import { listen, parseAddress, type Listener } from "../runtime/index.ts";
 import { probeApp } from "../server/probe-server.ts";
 import { sidecarApiApp } from "../server/sidecar-api.ts";
 import { webhookApp } from "../server/webhook-server.ts";

@@ -1,5 +1,6 @@
-/** Deno: `Deno.serve` with the app's web-standard fetch handler. */
+/** Deno: `Deno.serve` with the app's web-standard fetch handler; js-yaml. */
 import type { Elysia } from "elysia";
+import { loadAll } from "js-yaml";
 import type { Address, Listener } from "./index.ts";
 
 interface DenoServer {
@@ -14,4 +15,8 @@ declare const Deno: {
 export function listen(app: Elysia<any, any, any, any, any, any, any>, address: Address): Listener {
   const server = Deno.serve({ hostname: address.hostname, port: address.port, onListen: () => {} }, (req) => app.fetch(req));
   return { hostname: address.hostname, port: server.addr.port, stop: () => server.shutdown() };
+}
+
+export function parseYamlDocuments(text: string): unknown[] {
+  return loadAll(text);
 }
