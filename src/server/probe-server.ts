@@ -20,6 +20,8 @@ export interface ProbeDeps {
 export function probeApp(d: ProbeDeps) {
   return new Elysia({ name: "probe" })
     .use(guard)
+    // Before the routes (Elysia applies local hooks to later routes only); debug: probes are constant traffic.
+    .onAfterResponse(({ request, set }) => d.log.debug({ method: request.method, path: new URL(request.url).pathname, status: set.status }, "probe request"))
     .get("/ready", async ({ set }) => {
       const r = await d.readiness();
       d.metrics.probeResults.inc({ result: r.ok ? "success" : "failure" });
@@ -37,6 +39,5 @@ export function probeApp(d: ProbeDeps) {
     .get("/metrics", async ({ set }) => {
       set.headers["content-type"] = d.metrics.registry.contentType;
       return d.metrics.registry.metrics();
-    })
-    .onAfterResponse(({ request, set }) => d.log.debug({ method: request.method, path: new URL(request.url).pathname, status: set.status }, "probe request"));
+    });
 }
