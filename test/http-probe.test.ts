@@ -329,3 +329,24 @@ describe("/healthz, /status, /metrics and the sidecar API", () => {
     expect(everything(sc)).not.toContain(OTHER_SECRET);
   });
 });
+
+describe("request logs", () => {
+  test("probe, status and metrics requests stay out of info-level logs and appear at debug; webhook calls are logged at info", async () => {
+    const w = await startWorld({ tenantSpec: { features: { bucketDNS: false } } });
+    try {
+      for (const level of ["info", "debug"] as const) {
+        const sc = await w.sidecar(["--log-level", level]);
+        for (const path of ["/ready", "/healthz", "/status", "/metrics"]) await (await sc.probe(path)).text();
+        await (await sc.webhook(`/webhook/v1/bucketsrv/${NS}/${TENANT}?bucket=logged`, { method: "POST" })).text();
+        await sc.waitForLog((l) => l.msg === "bucket webhook: created" || l.msg === "bucket webhook: exists");
+        const probeLines = sc.logs.filter((l) => l.msg === "probe request");
+        if (level === "info") expect(probeLines).toEqual([]);
+        // (startSidecar itself polls /healthz until the sidecar serves, hence the set)
+        else expect([...new Set(probeLines.map((l) => l.path))].sort()).toEqual(["/healthz", "/metrics", "/ready", "/status"]);
+        expect((await sc.stop()).code).toBe(0);
+      }
+    } finally {
+      await w.close();
+    }
+  });
+});

@@ -155,6 +155,23 @@ describe("webhook against a TLS Tenant", () => {
     expect(w.service("to-delete")).toBeUndefined();
   });
 
+  test("delete after our Service was replaced by someone else's of the same name: 409, theirs survives", async () => {
+    expect((await hook(sc, "?bucket=replaced")).status).toBe(200); // ours, its uid remembered by the sidecar
+    const ours = w.service("replaced")!;
+    w.api.delete({ kind: "Service", namespace: NS, name: "replaced" });
+    w.api.create({
+      apiVersion: "v1",
+      kind: "Service",
+      metadata: { name: "replaced", namespace: NS },
+      spec: { type: "ExternalName", externalName: "elsewhere.example.com" },
+    });
+    const theirs = structuredClone(w.service("replaced"));
+    expect(theirs!.metadata!.uid).not.toBe(ours.metadata!.uid);
+    const r = await hook(sc, "?bucket=replaced&delete=true");
+    expect(r.status).toBe(409);
+    expect(w.service("replaced")).toEqual(theirs!);
+  });
+
   test("delete absent: 200", async () => {
     expect(w.service("never-there")).toBeUndefined();
     expect((await hook(sc, "?bucket=never-there&delete=true")).status).toBe(200);

@@ -28,6 +28,14 @@ export interface Owner {
 }
 
 export class BucketServices {
+  /**
+   * uid of each bucket Service this process created or verified as ours. A
+   * delete then goes straight to DELETE with a uid precondition (one API call
+   * instead of GET + DELETE): the precondition still guarantees that only the
+   * object we own is deleted; on a mismatch we fall back to checking it.
+   */
+  private readonly ownedUids = new Map<string, string>();
+
   constructor(
     private readonly kube: Kube,
     private readonly namespace: string,
@@ -75,7 +83,8 @@ export class BucketServices {
     if (!owner) return { status: 502, result: "api-error", message: "Tenant not read yet" };
     const body = this.desired(bucket, owner);
     try {
-      await this.kube.core.createNamespacedService({ namespace: this.namespace, body });
+      const created = await this.kube.core.createNamespacedService({ namespace: this.namespace, body });
+      this.remember(bucket, created);
       return { status: 200, result: "created" };
     } catch (err) {
       if (statusOf(err) !== 409) return apiError(err);
@@ -84,6 +93,7 @@ export class BucketServices {
     try {
       const existing = await this.kube.core.readNamespacedService({ namespace: this.namespace, name: bucket });
       if (!this.isOurs(existing, owner)) return conflict(bucket);
+      this.remember(bucket, existing);
       if (sameSpec(existing, body)) return { status: 200, result: "exists" };
       // Ours but stale (e.g. TLS switched on): bring it in line.
       await this.kube.core.replaceNamespacedService({
@@ -102,21 +112,38 @@ export class BucketServices {
   async remove(bucket: string): Promise<Outcome> {
     const owner = this.owner();
     if (!owner) return { status: 502, result: "api-error", message: "Tenant not read yet" };
+    const known = this.ownedUids.get(bucket);
+    this.ownedUids.delete(bucket);
+    if (known) {
+      try {
+        await this.deleteExactly(bucket, known);
+        return { status: 200, result: "deleted" };
+      } catch (err) {
+        if (statusOf(err) === 404) return { status: 200, result: "absent" };
+        // 409: the precondition failed, the object under that name is another one now; check it below.
+        if (statusOf(err) !== 409) return apiError(err);
+      }
+    }
     try {
       const existing = await this.kube.core.readNamespacedService({ namespace: this.namespace, name: bucket });
       if (!this.isOurs(existing, owner)) return conflict(bucket);
-      // Preconditions: delete exactly the object we checked, not one recreated meanwhile by someone else.
-      await this.kube.core.deleteNamespacedService({
-        namespace: this.namespace,
-        name: bucket,
-        body: { preconditions: { uid: existing.metadata?.uid } },
-      });
+      await this.deleteExactly(bucket, existing.metadata?.uid);
       return { status: 200, result: "deleted" };
     } catch (err) {
       if (statusOf(err) === 404) return { status: 200, result: "absent" };
       if (statusOf(err) === 409) return conflict(bucket);
       return apiError(err);
     }
+  }
+
+  private remember(bucket: string, svc: V1Service) {
+    const uid = svc.metadata?.uid;
+    if (uid) this.ownedUids.set(bucket, uid);
+  }
+
+  /** Preconditions: delete exactly the object we checked, never one recreated meanwhile by someone else. */
+  private deleteExactly(bucket: string, uid: string | undefined) {
+    return this.kube.core.deleteNamespacedService({ namespace: this.namespace, name: bucket, body: { preconditions: { uid } } });
   }
 }
 
