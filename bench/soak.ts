@@ -85,14 +85,27 @@ await minio.stop();
 rmSync(work, { recursive: true, force: true });
 
 const steady = samples.slice(Math.floor(samples.length * warmupFraction));
-const n = steady.length;
-const mt = steady.reduce((a, s) => a + s.t, 0) / n;
-const mk = steady.reduce((a, s) => a + s.kib, 0) / n;
-const slope = steady.reduce((a, s) => a + (s.t - mt) * (s.kib - mk), 0) / steady.reduce((a, s) => a + (s.t - mt) ** 2, 0); // KiB per second
-const mibPerHour = (slope * 3600) / 1024;
+/** Least-squares slope of points, in KiB per second. */
+const slope = (pts: Array<{ t: number; kib: number }>) => {
+  const mt = pts.reduce((a, s) => a + s.t, 0) / pts.length;
+  const mk = pts.reduce((a, s) => a + s.kib, 0) / pts.length;
+  return pts.reduce((a, s) => a + (s.t - mt) * (s.kib - mk), 0) / pts.reduce((a, s) => a + (s.t - mt) ** 2, 0);
+};
+// RSS swings by several MiB with each GC cycle; the lowest sample of each
+// minute (just after a collection) tracks what is really retained, so its
+// trend is the headline figure; the slope over every sample is shown too.
+const minima = new Map<number, { t: number; kib: number }>();
+for (const s of steady) {
+  const m = Math.floor(s.t / 60);
+  if (!minima.has(m) || minima.get(m)!.kib > s.kib) minima.set(m, s);
+}
+const perHour = (kibPerSec: number) => (kibPerSec * 3600) / 1024;
+const allSamples = perHour(slope(steady));
+const mibPerHour = minima.size >= 3 ? perHour(slope([...minima.values()])) : allSamples;
 const first = steady[0]?.kib ?? 0;
 const last = steady.at(-1)?.kib ?? 0;
 console.log(`soak ${minutes} min: ${updates} config updates, ${probes} probe requests, ${hooks} webhook calls; sidecar exit ${code}`);
 console.log(`RSS after warm-up: ${fmt(first / 1024)} -> ${fmt(last / 1024)} MiB (min ${fmt(Math.min(...steady.map((s) => s.kib)) / 1024)}, max ${fmt(Math.max(...steady.map((s) => s.kib)) / 1024)})`);
-console.log(`RSS growth ${fmt(mibPerHour, 2)} MiB/hour (least-squares over ${n} samples after ${Math.round(warmupFraction * 100)}% warm-up; goal <= 1 MiB/hour)`);
-result([{ figure: "soak RSS growth after warm-up", value: +mibPerHour.toFixed(2), unit: "MiB/h", goal: "<= 1" }]);
+console.log(`RSS growth, trend of per-minute minima: ${fmt(mibPerHour, 2)} MiB/hour over ${minima.size} minutes after ${Math.round(warmupFraction * 100)}% warm-up (goal <= 1 MiB/hour)`);
+console.log(`RSS growth, least squares over all ${steady.length} samples: ${fmt(allSamples, 2)} MiB/hour (GC swings dominate short runs)`);
+result([{ figure: `soak RSS growth after warm-up (${minutes} min, trend of per-minute minima)`, value: +mibPerHour.toFixed(2), unit: "MiB/h", goal: "<= 1" }]);
