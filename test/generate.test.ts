@@ -1,7 +1,7 @@
 /** SPEC 3.2: the merge of defaults, spec.env and the Secret, with exact expected values. */
 import { describe, expect, test } from "bun:test";
 import { generateConfig } from "../src/config/generate.ts";
-import { CREDENTIALS, NS, PASSWORD, pool, secret, tenant } from "./support/objects.ts";
+import { CREDENTIALS, PASSWORD, pool, secret, tenant } from "./support/objects.ts";
 
 const gen = (t: unknown, configEnv: string | null = CREDENTIALS, clusterDomain = "cluster.local") =>
   generateConfig({ tenant: t, secret: secret(configEnv), namespace: "fallback-ns", clusterDomain });

@@ -93,6 +93,7 @@ describe("usage", () => {
     [["s", "--tenant", "t"], "missing required flag --config-name"],
     [["render", "--tenant-file"], "flag --tenant-file needs a value (PATH)"],
     [["frobnicate"], 'unknown command "frobnicate"'],
+    [["validate", "--tenant", "t", "--log-level", "dbug"], 'invalid --log-level "dbug": one of fatal, error, warn, info, debug, trace, silent; did you mean "debug"?'],
     [[], "missing command"],
   ])("%j exits 2", async (args, message) => {
     const r = await runCli(args);

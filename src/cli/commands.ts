@@ -12,6 +12,8 @@ export interface FlagSpec {
   default?: string;
   /** A default that depends on the environment: described, resolved by the command. */
   defaultHelp?: string;
+  /** The only values accepted. */
+  choices?: readonly string[];
 }
 
 export interface CommandSpec {
@@ -36,7 +38,13 @@ const clusterFlags: FlagSpec[] = [
   },
   { name: "config-file", arg: "PATH", help: "MinIO config file to write", default: "/tmp/minio/config.env" },
 ];
-const logLevel: FlagSpec = { name: "log-level", arg: "LEVEL", help: "pino log level", default: "info" };
+const logLevel: FlagSpec = {
+  name: "log-level",
+  arg: "LEVEL",
+  help: "pino log level",
+  default: "info",
+  choices: ["fatal", "error", "warn", "info", "debug", "trace", "silent"],
+};
 
 export const COMMANDS: CommandSpec[] = [
   {

@@ -58,6 +58,10 @@ export function parseArgs(argv: readonly string[]): Parsed {
     }
     const value = eq >= 0 ? word.slice(eq + 1) : rest[++i];
     if (value === undefined || value === "") throw usage(`flag --${name} needs a value (${spec.arg})`, command);
+    if (spec.choices && !spec.choices.includes(value)) {
+      const guess = closest(value, spec.choices);
+      throw usage(`invalid --${name} "${value}": one of ${spec.choices.join(", ")}${guess ? `; did you mean "${guess}"?` : ""}`, command);
+    }
     flags[name] = value;
   }
   for (const f of command.flags) {

@@ -4,11 +4,9 @@
  * Redaction is defence in depth: code never passes a secret value to the
  * logger, and these paths censor anything that could hold one if it did.
  */
-import pino, { type Logger, type LevelWithSilent } from "pino";
+import pino, { type Logger } from "pino";
 
 export type { Logger };
-
-export const LEVELS: readonly LevelWithSilent[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
 const SECRET_KEYS = [
   "password", "secret", "token", "authorization", "cookie", "env", "data", "stringData", "value",
