@@ -4,7 +4,10 @@ import type { Address, Listener } from "./index.ts";
 
 // deno-lint-ignore no-explicit-any
 export function listen(app: Elysia<any, any, any, any, any, any, any>, address: Address): Listener {
-  app.listen({ hostname: address.hostname, port: address.port });
+  // Elysia defaults to reusePort (a second process on the same port would
+  // silently share its traffic; we want EADDRINUSE) and to Bun's development
+  // mode unless NODE_ENV=production (error pages with stack traces).
+  app.listen({ hostname: address.hostname, port: address.port, reusePort: false, development: false });
   const server = app.server;
   if (!server) throw new Error(`cannot listen on ${address.hostname}:${address.port}`);
   return {
