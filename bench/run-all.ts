@@ -26,11 +26,13 @@ const rows: Array<Figure & { script: string }> = [];
 const failures: string[] = [];
 for (const [script, ...args] of SCRIPTS) {
   console.log(`\n== ${script} ${args.join(" ")}`);
-  const r = spawnSync(process.execPath, [script!, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 15 * 60_000 });
+  // A bound for a hung script: 15 minutes, or the soak's own length plus 10.
+  const minutes = args.includes("--minutes") ? Number(args[args.indexOf("--minutes") + 1]) + 10 : 15;
+  const r = spawnSync(process.execPath, [script!, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: minutes * 60_000 });
   process.stdout.write(r.stdout ?? "");
   const line = (r.stdout ?? "").split("\n").reverse().find((l) => l.startsWith("RESULT "));
   if (r.status !== 0 || !line) {
-    failures.push(`${script} (exit ${r.status})`);
+    failures.push(`${script} (${r.error ? r.error.message : `exit ${r.status}`})`);
     continue;
   }
   for (const f of JSON.parse(line.slice(7)) as Figure[]) rows.push({ ...f, script: script! });
