@@ -46,6 +46,28 @@ export interface SidecarProcess {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
 }
 
+/**
+ * Sidecars still running when this process ends are killed with it: a
+ * signalled bench or chaos run must not leave sidecars behind holding ports
+ * and skewing the next measurement.
+ */
+const running = new Set<ChildProcess>();
+let reaperInstalled = false;
+function reapOnExit(proc: ChildProcess) {
+  running.add(proc);
+  proc.once("exit", () => running.delete(proc));
+  if (reaperInstalled) return;
+  reaperInstalled = true;
+  const killAll = () => running.forEach((p) => p.exitCode === null && p.kill("SIGKILL"));
+  process.once("exit", killAll);
+  for (const sig of ["SIGTERM", "SIGINT"] as const) {
+    process.once(sig, () => {
+      killAll();
+      process.exit(sig === "SIGTERM" ? 143 : 130);
+    });
+  }
+}
+
 export async function startSidecar(o: SidecarOptions): Promise<SidecarProcess> {
   const ports = { probe: await freePort(), webhook: await freePort(), sidecar: await freePort() };
   const bin = process.env.SIDECAR_BIN;
@@ -66,6 +88,7 @@ export async function startSidecar(o: SidecarOptions): Promise<SidecarProcess> {
     env: { ...process.env, KUBERNETES_SERVICE_HOST: undefined, ...o.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  reapOnExit(proc);
   let out = "";
   let err = "";
   let partial = "";
