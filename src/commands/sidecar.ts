@@ -17,7 +17,7 @@ import { webhookApp } from "../server/webhook-server.ts";
 import { BucketLoop } from "../sidecar/bucket-loop.ts";
 import { ConfigController } from "../sidecar/controller.ts";
 import { createMetrics } from "../sidecar/metrics.ts";
-import { minioServiceHost, tlsEnabled } from "../tenant/topology.ts";
+import { minioServiceHost, scheme } from "../tenant/topology.ts";
 import { loadKubeOrFail } from "./kube-setup.ts";
 
 export interface SidecarOptions {
@@ -74,7 +74,7 @@ export async function sidecar(o: SidecarOptions, log: Logger): Promise<number> {
   // The scheme follows the Tenant's TLS setting as read at start-up (default: TLS, as the operator's).
   const tenant = controller.config?.tenant;
   const minio = new MinioClient({
-    baseUrl: o.minioUrl ?? `${!tenant || tlsEnabled(tenant) ? "https" : "http"}://localhost:9000`,
+    baseUrl: o.minioUrl ?? `${tenant ? scheme(tenant) : "https"}://localhost:9000`,
     serverName: minioServiceHost({ tenant: o.tenant, namespace: o.namespace, clusterDomain: o.clusterDomain }),
   });
   const owner = (): Owner | undefined => {

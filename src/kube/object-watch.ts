@@ -118,12 +118,8 @@ export class ObjectWatch<T extends KubeObject> {
         const end = await this.watchOnce(rv, untilResync);
         if (this.stopped) break;
         rv = end.resourceVersion;
-        if (end.gone) {
-          log.info({ kind: this.source.kind, name: this.source.name }, "watch resourceVersion expired (410 Gone); re-listing");
-          this.restarted("410 Gone");
-          rv = undefined;
-          continue;
-        }
+        // An ERROR event with code 410 is handled like an HTTP 410, below.
+        if (end.gone) throw Object.assign(new Error("410 Gone"), { statusCode: GONE });
         if (end.error) throw end.error;
         // A stream that closes at once without events is a failure too; don't spin on it.
         if (end.events === 0 && Date.now() - started < 1_000) throw new Error("watch closed immediately");
@@ -131,6 +127,7 @@ export class ObjectWatch<T extends KubeObject> {
       } catch (err) {
         if (this.stopped) break;
         if (statusOf(err) === GONE) {
+          log.info({ kind: this.source.kind, name: this.source.name }, "watch resourceVersion expired (410 Gone); re-listing");
           this.restarted("410 Gone");
           rv = undefined;
           continue;
