@@ -10,6 +10,7 @@
  * label and, when that is forbidden, fall back to the Services this process
  * has created or seen (a documented limitation, not an error).
  */
+import type { V1ServiceList } from "@kubernetes/client-node";
 import { AwsClient } from "aws4fetch";
 import type { Logger } from "pino";
 import { describeKubeError, statusOf, type Kube } from "../kube/client.ts";
@@ -20,14 +21,37 @@ export interface ReconcileResult {
   buckets: number;
   created: string[];
   skippedNames: number;
+  /** Buckets whose name is taken by a Service that is not ours (nothing to retry). */
+  conflicts: string[];
+  /** Buckets whose Service could not be made because the API failed (worth a retry). */
+  failed: string[];
   orphans: string[];
   pruned: string[];
 }
 
-/** Bucket names from a ListBuckets XML answer. */
+/**
+ * Bucket names from a ListBuckets answer, which must be a complete
+ * `ListAllMyBucketsResult` document (SPEC 6). Anything else (a proxy's HTML
+ * page, an empty or cut-off body) throws: with --prune-bucket-services an
+ * answer misread as "no buckets" would delete every bucket Service. The
+ * shape S3 and MinIO send is fixed and small, so it is checked strictly here
+ * rather than with a general XML parser: one root element, closed; one
+ * Buckets element; every Bucket with exactly one Name.
+ */
 export function parseListBuckets(xml: string): string[] {
-  const buckets = xml.match(/<Buckets>([\s\S]*?)<\/Buckets>/)?.[1] ?? "";
-  return [...buckets.matchAll(/<Name>([^<]*)<\/Name>/g)].map((m) => decodeXml(m[1] ?? ""));
+  const doc = /^\s*(?:<\?xml[^>]*\?>\s*)?<ListAllMyBucketsResult(?:\s[^>]*)?>([\s\S]*)<\/ListAllMyBucketsResult>\s*$/.exec(xml);
+  if (!doc) throw new Error("ListBuckets answer is not a complete ListAllMyBucketsResult document");
+  const body = doc[1] ?? "";
+  const lists = [...body.matchAll(/<Buckets\s*\/>|<Buckets>([\s\S]*?)<\/Buckets>/g)];
+  if (lists.length !== 1) throw new Error(`ListBuckets answer has ${lists.length} Buckets elements, expected 1`);
+  const entries = [...(lists[0]![1] ?? "").matchAll(/<Bucket>([\s\S]*?)<\/Bucket>/g)];
+  const opened = (lists[0]![1] ?? "").match(/<Bucket>/g)?.length ?? 0;
+  if (opened !== entries.length) throw new Error("ListBuckets answer has an unclosed Bucket element");
+  return entries.map((e) => {
+    const names = [...(e[1] ?? "").matchAll(/<Name>([^<]*)<\/Name>/g)];
+    if (names.length !== 1) throw new Error("ListBuckets answer has a Bucket without exactly one Name");
+    return decodeXml(names[0]![1] ?? "");
+  });
 }
 
 const decodeXml = (s: string) =>
@@ -52,7 +76,6 @@ export class BucketReconciler {
 
   constructor(
     private readonly kube: Kube,
-    private readonly namespace: string,
     private readonly services: BucketServices,
     private readonly owner: () => Owner | undefined,
     private readonly log: Logger,
@@ -65,7 +88,7 @@ export class BucketReconciler {
   }
 
   async run(buckets: string[]): Promise<ReconcileResult> {
-    const result: ReconcileResult = { buckets: buckets.length, created: [], skippedNames: 0, orphans: [], pruned: [] };
+    const result: ReconcileResult = { buckets: buckets.length, created: [], skippedNames: 0, conflicts: [], failed: [], orphans: [], pruned: [] };
     for (const bucket of buckets) {
       if (!isValidBucketServiceName(bucket)) {
         result.skippedNames++;
@@ -76,6 +99,7 @@ export class BucketReconciler {
         this.known.add(bucket);
         if (outcome.result === "created") result.created.push(bucket);
       } else {
+        (outcome.status === 409 ? result.conflicts : result.failed).push(bucket);
         this.log.warn({ bucket, status: outcome.status }, `bucket Service not reconciled: ${outcome.message}`);
       }
     }
@@ -98,11 +122,11 @@ export class BucketReconciler {
     const owner = this.owner();
     if (!owner) return [];
     try {
-      const list = await this.kube.core.listNamespacedService({
-        namespace: this.namespace,
-        labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY["app.kubernetes.io/managed-by"]},${TENANT_LABEL}=${owner.name}`,
+      const list = await this.kube.request<V1ServiceList>({
+        path: this.services.collection,
+        query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY["app.kubernetes.io/managed-by"]},${TENANT_LABEL}=${owner.name}` },
       });
-      return list.items
+      return (list.items ?? [])
         .filter((s) => this.services.isOurs(s, owner))
         .map((s) => s.metadata?.name ?? "")
         .filter(Boolean);
@@ -110,7 +134,7 @@ export class BucketReconciler {
       if (statusOf(err) !== 403) throw new Error(`listing bucket Services: ${describeKubeError(err)}`);
       const stillOurs = await Promise.all(
         [...this.known].map(async (name) => {
-          const svc = await this.kube.core.readNamespacedService({ namespace: this.namespace, name }).catch(() => undefined);
+          const svc = await this.services.read(name).catch(() => undefined);
           if (!svc) this.known.delete(name);
           return svc && this.services.isOurs(svc, owner) ? name : undefined;
         }),

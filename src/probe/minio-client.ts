@@ -9,7 +9,12 @@ import http from "node:http";
 import https from "node:https";
 
 export interface MinioClientOptions {
-  baseUrl: string;
+  /**
+   * Where MinIO listens, asked on every request: without --minio-url the
+   * scheme follows the Tenant's current TLS setting (SPEC 2), which can change
+   * while the pod runs or be unknown at start-up.
+   */
+  baseUrl: () => string;
   /** SNI, e.g. minio.NS.svc.CD */
   serverName: string;
 }
@@ -19,48 +24,65 @@ export interface MinioResponse {
   body: string;
 }
 
-export class MinioClient {
-  private readonly base: URL;
-  private readonly agent: http.Agent;
-  private readonly secure: boolean;
+/** The answer was larger than the caller's limit: the body is not complete, so it is not given at all. */
+export class BodyTooLargeError extends Error {
+  override name = "BodyTooLargeError";
+}
 
-  constructor(private readonly o: MinioClientOptions) {
-    this.base = new URL(o.baseUrl);
-    this.secure = this.base.protocol === "https:";
-    this.agent = this.secure
-      ? new https.Agent({ keepAlive: true, maxSockets: 4, rejectUnauthorized: false, servername: o.serverName })
-      : new http.Agent({ keepAlive: true, maxSockets: 4 });
-  }
+export class MinioClient {
+  /** One keep-alive agent per scheme, made when first needed. */
+  private readonly agents = new Map<string, http.Agent>();
+
+  constructor(private readonly o: MinioClientOptions) {}
 
   url(path: string): URL {
-    return new URL(path, this.base);
+    return new URL(path, this.o.baseUrl());
   }
 
-  /** Resolves with any HTTP answer; rejects on no answer within timeoutMs. Reads at most maxBody bytes. */
+  private agent(secure: boolean): http.Agent {
+    const key = secure ? "https" : "http";
+    let agent = this.agents.get(key);
+    if (!agent) {
+      agent = secure
+        ? new https.Agent({ keepAlive: true, maxSockets: 4, rejectUnauthorized: false, servername: this.o.serverName })
+        : new http.Agent({ keepAlive: true, maxSockets: 4 });
+      this.agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  /**
+   * Resolves with any HTTP answer; rejects on no answer within timeoutMs, and
+   * with BodyTooLargeError when the body exceeds maxBody (never a silently cut body).
+   */
   request(
     path: string,
     opts: { method?: string; headers?: Record<string, string>; timeoutMs: number; maxBody?: number },
   ): Promise<MinioResponse> {
     const target = this.url(path);
-    const mod = this.secure ? https : http;
+    const secure = target.protocol === "https:";
+    const mod = secure ? https : http;
+    const maxBody = opts.maxBody ?? 1 << 20;
     return new Promise((resolve, reject) => {
       const req = mod.request(
         target,
         {
           method: opts.method ?? "GET",
           headers: opts.headers,
-          agent: this.agent,
-          ...(this.secure ? { servername: this.o.serverName, rejectUnauthorized: false } : {}),
+          agent: this.agent(secure),
+          ...(secure ? { servername: this.o.serverName, rejectUnauthorized: false } : {}),
         },
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;
           res.on("data", (c: Buffer) => {
             size += c.length;
-            if (size <= (opts.maxBody ?? 1 << 20)) chunks.push(c);
+            if (size <= maxBody) chunks.push(c);
+            else req.destroy(new BodyTooLargeError(`answer larger than ${maxBody} bytes`));
           });
           res.on("end", () => {
             clearTimeout(timer);
+            if (size > maxBody) return reject(new BodyTooLargeError(`answer larger than ${maxBody} bytes`));
             resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
           });
           res.on("error", fail);
@@ -77,6 +99,6 @@ export class MinioClient {
   }
 
   close(): void {
-    this.agent.destroy();
+    for (const agent of this.agents.values()) agent.destroy();
   }
 }
