@@ -40,6 +40,8 @@ export function exitCodeOf(err: unknown): number {
  * its message, or every line for usage errors (message, then usage line).
  */
 export function describe(err: unknown, allLines = false): string {
-  if (!(err instanceof Error)) return String(err);
-  return allLines ? err.message : (err.message.split("\n")[0] ?? err.name);
+  if (!(err instanceof Error)) return firstLine(String(err));
+  return allLines ? err.message : firstLine(err.message) || err.name;
 }
+
+export const firstLine = (text: string): string => text.split("\n", 1)[0] ?? "";

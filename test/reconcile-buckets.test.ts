@@ -25,10 +25,10 @@ import { parseExposition, sample } from "./fake-minio/prom.ts";
 import { startFakeMinio, verifySigV4, type FakeMinio } from "./fake-minio/index.ts";
 import { everything, NS, OPERATOR_SERVICES, PASSWORD, ROOT_USER, SECRET, startWorld, TENANT, until, type World } from "./fake-minio/world.ts";
 import { MANAGED_BY, TENANT_LABEL } from "../src/buckets/bucket-services.ts";
-import { listBuckets } from "../src/buckets/reconcile.ts";
 import { startSidecar } from "../src/commands/sidecar.ts";
 import { loadKube } from "../src/kube/client.ts";
-import { MinioClient } from "../src/probe/minio-client.ts";
+import { MinioClient } from "../src/minio/client.ts";
+import { listBuckets } from "../src/minio/list-buckets.ts";
 
 // Real processes and servers: more than bun test's default 5 s per test (bunfig's timeout key is not applied by Bun 1.4.5).
 setDefaultTimeout(30_000);

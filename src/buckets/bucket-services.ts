@@ -5,7 +5,8 @@
  * the bucket's name, including the tenant's own `minio` Service.
  */
 import type { V1Service } from "@kubernetes/client-node";
-import { describeKubeError, statusOf, type Kube } from "../kube/client.ts";
+import { describe } from "../errors.ts";
+import { statusOf, type Kube } from "../kube/client.ts";
 import { minioServiceHost, tlsEnabled } from "../tenant/topology.ts";
 import type { Tenant } from "../tenant/schema.ts";
 
@@ -181,4 +182,4 @@ const conflict = (bucket: string): Outcome => ({
   message: `bucket name conflict: Service ${bucket} exists and is not owned by this Tenant`,
 });
 
-const apiError = (err: unknown): Outcome => ({ status: 502, result: "api-error", message: `Kubernetes API: ${describeKubeError(err)}` });
+const apiError = (err: unknown): Outcome => ({ status: 502, result: "api-error", message: `Kubernetes API: ${describe(err)}` });

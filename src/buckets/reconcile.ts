@@ -1,6 +1,6 @@
 /**
- * Bucket Service reconcile (SPEC 6): list the local MinIO's buckets (S3
- * ListBuckets signed with SigV4 by aws4fetch) and make sure every bucket
+ * Bucket Service reconcile (SPEC 6): given the local MinIO's buckets
+ * (minio/list-buckets.ts), make sure every bucket
  * whose name can be a Service has its ExternalName Service, exactly as the
  * webhook would. Orphans (our Services without a bucket) are reported, and
  * deleted only with --prune-bucket-services.
@@ -11,10 +11,9 @@
  * has created or seen (a documented limitation, not an error).
  */
 import type { V1ServiceList } from "@kubernetes/client-node";
-import { AwsClient } from "aws4fetch";
 import type { Logger } from "pino";
-import { describeKubeError, statusOf, type Kube } from "../kube/client.ts";
-import type { MinioClient } from "../probe/minio-client.ts";
+import { describe } from "../errors.ts";
+import { statusOf, type Kube } from "../kube/client.ts";
 import { BucketServices, isValidBucketServiceName, MANAGED_BY, TENANT_LABEL, type Owner } from "./bucket-services.ts";
 
 export interface ReconcileResult {
@@ -27,47 +26,6 @@ export interface ReconcileResult {
   failed: string[];
   orphans: string[];
   pruned: string[];
-}
-
-/**
- * Bucket names from a ListBuckets answer, which must be a complete
- * `ListAllMyBucketsResult` document (SPEC 6). Anything else (a proxy's HTML
- * page, an empty or cut-off body) throws: with --prune-bucket-services an
- * answer misread as "no buckets" would delete every bucket Service. The
- * shape S3 and MinIO send is fixed and small, so it is checked strictly here
- * rather than with a general XML parser: one root element, closed; one
- * Buckets element; every Bucket with exactly one Name.
- */
-export function parseListBuckets(xml: string): string[] {
-  const doc = /^\s*(?:<\?xml[^>]*\?>\s*)?<ListAllMyBucketsResult(?:\s[^>]*)?>([\s\S]*)<\/ListAllMyBucketsResult>\s*$/.exec(xml);
-  if (!doc) throw new Error("ListBuckets answer is not a complete ListAllMyBucketsResult document");
-  const body = doc[1] ?? "";
-  const lists = [...body.matchAll(/<Buckets\s*\/>|<Buckets>([\s\S]*?)<\/Buckets>/g)];
-  if (lists.length !== 1) throw new Error(`ListBuckets answer has ${lists.length} Buckets elements, expected 1`);
-  const entries = [...(lists[0]![1] ?? "").matchAll(/<Bucket>([\s\S]*?)<\/Bucket>/g)];
-  const opened = (lists[0]![1] ?? "").match(/<Bucket>/g)?.length ?? 0;
-  if (opened !== entries.length) throw new Error("ListBuckets answer has an unclosed Bucket element");
-  return entries.map((e) => {
-    const names = [...(e[1] ?? "").matchAll(/<Name>([^<]*)<\/Name>/g)];
-    if (names.length !== 1) throw new Error("ListBuckets answer has a Bucket without exactly one Name");
-    return decodeXml(names[0]![1] ?? "");
-  });
-}
-
-const decodeXml = (s: string) =>
-  s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
-
-export async function listBuckets(minio: MinioClient, creds: { accessKeyId: string; secretAccessKey: string }): Promise<string[]> {
-  const signer = new AwsClient({ ...creds, service: "s3", region: "us-east-1" });
-  const signed = await signer.sign(minio.url("/").toString(), { method: "GET" });
-  const headers: Record<string, string> = {};
-  signed.headers.forEach((v, k) => (headers[k] = v));
-  const res = await minio.request("/", { method: "GET", headers, timeoutMs: 10_000, maxBody: 16 << 20 });
-  if (res.status !== 200) {
-    const code = res.body.match(/<Code>([^<]*)<\/Code>/)?.[1];
-    throw new Error(`ListBuckets answered HTTP ${res.status}${code ? ` (${code})` : ""}`);
-  }
-  return parseListBuckets(res.body);
 }
 
 export class BucketReconciler {
@@ -131,7 +89,7 @@ export class BucketReconciler {
         .map((s) => s.metadata?.name ?? "")
         .filter(Boolean);
     } catch (err) {
-      if (statusOf(err) !== 403) throw new Error(`listing bucket Services: ${describeKubeError(err)}`);
+      if (statusOf(err) !== 403) throw new Error(`listing bucket Services: ${describe(err)}`);
       const stillOurs = await Promise.all(
         [...this.known].map(async (name) => {
           const svc = await this.services.read(name).catch(() => undefined);

@@ -10,8 +10,8 @@
 import type { Logger } from "pino";
 import { writeFileAtomic } from "../config/atomic-write.ts";
 import { generateConfig } from "../config/generate.ts";
-import { ClusterUnreachableError, InputError } from "../errors.ts";
-import { describeKubeError, isTransient, statusOf, type Kube } from "../kube/client.ts";
+import { ClusterUnreachableError, InputError, describe } from "../errors.ts";
+import { isTransient, statusOf, type Kube } from "../kube/client.ts";
 import { objectPath, secretSource, tenantSource, type RawObject } from "../kube/sources.ts";
 import { retry, type BackoffPolicy } from "../retry.ts";
 import { validateTenant } from "../tenant/validate.ts";
@@ -58,7 +58,7 @@ async function readObject(kube: Kube, object: string, path: string, retryForMs: 
         retryForMs,
         retryable: isTransient,
         onRetry: (err, attempt, delay) =>
-          log.warn({ object, attempt, retryInMs: Math.round(delay) }, `read failed, retrying: ${describeKubeError(err)}`),
+          log.warn({ object, attempt, retryInMs: Math.round(delay) }, `read failed, retrying: ${describe(err)}`),
       },
     );
   } catch (err) {
@@ -66,7 +66,7 @@ async function readObject(kube: Kube, object: string, path: string, retryForMs: 
     if (status === 404) throw new InputError(object, "", "not found");
     if (status === 403) throw new InputError(object, "", "forbidden: the service account may not read it (check the Role's resourceNames)");
     if (status === 401) throw new InputError(object, "", "unauthorized: the API server rejected the credentials");
-    if (!isTransient(err)) throw new InputError(object, "", `cannot be read: ${describeKubeError(err)}`);
-    throw new ClusterUnreachableError(`${object}: Kubernetes API unreachable after ${attempts} attempts: ${describeKubeError(err)}`);
+    if (!isTransient(err)) throw new InputError(object, "", `cannot be read: ${describe(err)}`);
+    throw new ClusterUnreachableError(`${object}: Kubernetes API unreachable after ${attempts} attempts: ${describe(err)}`);
   }
 }

@@ -20,6 +20,7 @@
 import { readFileSync } from "node:fs";
 import { KubeConfig } from "@kubernetes/client-node";
 import fetch from "node-fetch";
+import { firstLine } from "../errors.ts";
 
 export const SERVICEACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 export const DEFAULT_NAMESPACE = "minio-operator";
@@ -177,7 +178,7 @@ function statusError(status: number, body: string): KubeError {
   } catch {
     // not a Status (a proxy's HTML page): the code alone says enough
   }
-  return new KubeError(`HTTP ${status}${message ? `: ${message.split("\n")[0]}` : ""}`, status);
+  return new KubeError(`HTTP ${status}${message ? `: ${firstLine(message)}` : ""}`, status);
 }
 
 function asKubeError(err: unknown, timeoutMs: number): KubeError {
@@ -186,7 +187,7 @@ function asKubeError(err: unknown, timeoutMs: number): KubeError {
   // Our deadline (or the caller's signal) aborted it; both runtimes report that as AbortError.
   if (e?.name === "AbortError") return new KubeError(`ETIMEDOUT: no answer within ${timeoutMs} ms`, undefined, "ETIMEDOUT");
   const code = typeof e?.code === "string" ? e.code : undefined;
-  const first = (e?.message ?? String(err)).split("\n")[0] ?? "";
+  const first = firstLine(e?.message ?? String(err));
   return new KubeError(code && !first.includes(code) ? `${code}: ${first}` : first, undefined, code);
 }
 
@@ -215,11 +216,6 @@ export function resolveNamespace(flag?: string): string {
 /** HTTP status of an API error, or undefined for a network-level failure. */
 export function statusOf(err: unknown): number | undefined {
   return err instanceof KubeError ? err.statusCode : undefined;
-}
-
-/** One line for any failure: the KubeError's message, or the first line of another error's. */
-export function describeKubeError(err: unknown): string {
-  return err instanceof Error ? (err.message.split("\n")[0] ?? err.name) : String(err);
 }
 
 /** Transient failures worth retrying: network errors, timeouts, 429, 5xx. Other 4xx are answers. */

@@ -20,8 +20,9 @@
  * through `onError` as well, so the consumer can tell "stale" from "slow".
  */
 import type { Logger } from "pino";
+import { describe } from "../errors.ts";
 import { Backoff, Sleeper, type BackoffPolicy } from "../retry.ts";
-import { describeKubeError, isTransient, KubeError, statusOf, type Kube } from "./client.ts";
+import { isTransient, KubeError, statusOf, type Kube } from "./client.ts";
 
 export interface KubeObject {
   metadata?: { name?: string; resourceVersion?: string; uid?: string };
@@ -173,7 +174,7 @@ export class ObjectWatch<T extends KubeObject> {
         this.status.lastError = undefined;
       } catch (err) {
         if (this.stopped) break;
-        const reason = describeKubeError(err);
+        const reason = describe(err);
         this.restarted(reason);
         if (statusOf(err) === GONE) {
           rv = undefined;

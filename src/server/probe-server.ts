@@ -5,7 +5,7 @@
  */
 import { Elysia } from "elysia";
 import type { Logger } from "pino";
-import type { Readiness } from "../probe/readiness.ts";
+import type { Readiness } from "../minio/client.ts";
 import type { Metrics } from "../sidecar/metrics.ts";
 import { guard } from "./guard.ts";
 

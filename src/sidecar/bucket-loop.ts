@@ -9,9 +9,9 @@
  */
 import type { Logger } from "pino";
 import { rootCredentials } from "../config/merge.ts";
-import { listBuckets, type BucketReconciler } from "../buckets/reconcile.ts";
-import type { MinioClient } from "../probe/minio-client.ts";
-import { checkReadiness } from "../probe/readiness.ts";
+import type { BucketReconciler } from "../buckets/reconcile.ts";
+import { checkReadiness, type MinioClient } from "../minio/client.ts";
+import { listBuckets } from "../minio/list-buckets.ts";
 import { Backoff, Sleeper, type BackoffPolicy } from "../retry.ts";
 import type { ConfigController } from "./controller.ts";
 import type { Metrics } from "./metrics.ts";

@@ -12,7 +12,7 @@ import { writeFileAtomic } from "../config/atomic-write.ts";
 import { generateConfig, type Generated } from "../config/generate.ts";
 import { describe, InputError } from "../errors.ts";
 import type { Tenant } from "../tenant/schema.ts";
-import { describeKubeError, type Kube, type KubeError } from "../kube/client.ts";
+import { type Kube, type KubeError } from "../kube/client.ts";
 import { ObjectWatch, type ObjectSource, type WatchStatus, type WatchTimings } from "../kube/object-watch.ts";
 import { secretSource, tenantSource, type RawObject } from "../kube/sources.ts";
 import { Backoff, Sleeper } from "../retry.ts";
@@ -131,7 +131,7 @@ export class ConfigController {
       log: this.o.log,
       timings: this.o.watchTimings,
       onRestart: (kind) => this.o.metrics.watchRestarts.inc({ kind }),
-      onError: (err: KubeError) => this.isCurrent(w) && on({ state: "unreadable", reason: `cannot be read: ${describeKubeError(err)}` }),
+      onError: (err: KubeError) => this.isCurrent(w) && on({ state: "unreadable", reason: `cannot be read: ${describe(err)}` }),
     });
     return w.start();
   }

@@ -1,5 +1,6 @@
 /**
- * Requests to the local MinIO: certificate not verified (MinIO's cert is for
+ * The local MinIO, as the sidecar sees it: its readiness (SPEC 6's probe)
+ * and the transport under ListBuckets (list-buckets.ts). Requests to it: certificate not verified (MinIO's cert is for
  * its service names, not localhost), SNI set to the tenant's service host,
  * a hard total timeout, and one keep-alive agent reused for every request.
  * node:http(s) rather than fetch because neither Bun's nor Deno's fetch can
@@ -100,5 +101,20 @@ export class MinioClient {
 
   close(): void {
     for (const agent of this.agents.values()) agent.destroy();
+  }
+}
+
+/** The readiness probe (SPEC 6): MinIO is ready when it answers HTTP at all on /minio/health/live within 500 ms. */
+export const READY_TIMEOUT_MS = 500;
+
+export type Readiness = { ok: true; status: number } | { ok: false; reason: string };
+
+export async function checkReadiness(minio: MinioClient): Promise<Readiness> {
+  try {
+    const res = await minio.request("/minio/health/live", { method: "HEAD", timeoutMs: READY_TIMEOUT_MS });
+    return { ok: true, status: res.status };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { ok: false, reason: `HTTP request failed: ${e.code && !e.message.includes(e.code) ? `${e.code} ` : ""}${e.message}` };
   }
 }
