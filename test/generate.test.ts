@@ -98,6 +98,20 @@ describe("features", () => {
     expect(e.MINIO_SERVER_URL).toBe("https://s3.example.com:9000");
   });
 
+  test("domain hosts are written as the operator writes them: case and Unicode kept, not punycoded", () => {
+    const e = env(tenant({ features: { domains: { minio: ["S3.Example.COM:9000", "https://Bücher.example/"] } } }));
+    expect(e.MINIO_DOMAIN).toBe("S3.Example.COM,Bücher.example");
+    expect(e.MINIO_SERVER_URL).toBe("https://S3.Example.COM:9000");
+  });
+
+  test("a domain that is not a DNS name is never rendered", () => {
+    for (const bad of ["minio..example.com", `s3.${"x".repeat(64)}.example.com`]) {
+      expect(() => gen(tenant({ features: { domains: { minio: ["s3.example.com", bad] } } }))).toThrow(
+        "Tenant minio-tenant/myminio: spec.features.domains.minio[1]: is not a valid domain",
+      );
+    }
+  });
+
   test("a domain gets http when TLS is off; no bucketDNS means only the domains", () => {
     const e = env(tenant({ ...noTls, features: { domains: { minio: ["s3.example.com"] } } }));
     expect(e.MINIO_DOMAIN).toBe("s3.example.com");
