@@ -9,7 +9,7 @@ import type { TSchema, Static } from "@sinclair/typebox";
 import { InputError } from "../errors.ts";
 import { parseQuantity } from "./quantity.ts";
 import { Tenant, Secret } from "./schema.ts";
-import { domainHost, overlappingDomain } from "./topology.ts";
+import { consoleHost, domainHost, overlappingDomain } from "./topology.ts";
 
 /** `/spec/pools/0/servers` -> `spec.pools[0].servers` */
 export function jsonPathToField(pointer: string): string {
@@ -81,10 +81,17 @@ export function validateTenant(value: unknown, namespace?: string): Tenant {
   }
 
   const domains = t.spec.features?.domains?.minio ?? [];
-  const hosts = domains.map((d, i) => domainHost(t, d) ?? fail(`spec.features.domains.minio[${i}]`, "is not a valid domain"));
+  const hosts = domains.map(
+    (d, i) =>
+      domainHost(t, d) ??
+      fail(
+        `spec.features.domains.minio[${i}]`,
+        "is not a valid domain (a URL host, and with its scheme a DNS name: no empty label, labels of at most 63 octets, 255 octets in all)",
+      ),
+  );
   const overlap = overlappingDomain(hosts);
   if (overlap) fail("spec.features.domains.minio", `overlapping domains: ${overlap} is a suffix of another domain`);
   const consoleDomain = t.spec.features?.domains?.console;
-  if (consoleDomain && !domainHost(t, consoleDomain)) fail("spec.features.domains.console", "is not a valid domain");
+  if (consoleDomain && !consoleHost(t, consoleDomain)) fail("spec.features.domains.console", "is not a valid domain");
   return t;
 }
