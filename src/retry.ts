@@ -3,8 +3,9 @@
  * jitter (AWS architecture blog's "full jitter", which spreads the
  * reconnects of every MinIO pod's sidecar after an API-server outage), a
  * sleep that shutdown can cut short, and a retry-until-deadline helper for
- * one-shot work. The watch loops, the config write retry, the bucket
- * reconcile and `validate`'s reads all use these three pieces.
+ * one-shot work, and the start/stop frame of a background loop. The watch
+ * loops, the config write retry, the bucket reconcile and `validate`'s reads
+ * all use these pieces.
  */
 export interface BackoffPolicy {
   baseMs: number;
@@ -82,4 +83,28 @@ export async function retry<T>(fn: () => Promise<T>, o: RetryOptions): Promise<T
       await new Promise((r) => setTimeout(r, delay));
     }
   }
+}
+
+/** A background loop: `start()` runs it once, `stop()` ends its sleep and waits for it to return. */
+export abstract class Loop {
+  protected stopped = false;
+  protected readonly sleeper = new Sleeper();
+  private running?: Promise<void>;
+
+  start(): this {
+    this.running ??= this.run();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.onStop();
+    this.sleeper.wake(true);
+    await this.running;
+  }
+
+  /** Cut short what the loop is waiting on besides its sleep (an open request). */
+  protected onStop(): void {}
+
+  protected abstract run(): Promise<void>;
 }

@@ -21,7 +21,7 @@
  */
 import type { Logger } from "pino";
 import { describe } from "../errors.ts";
-import { Backoff, Sleeper, type BackoffPolicy } from "../retry.ts";
+import { Backoff, Loop, type BackoffPolicy } from "../retry.ts";
 import { isTransient, KubeError, statusOf, type Kube } from "./client.ts";
 
 export interface KubeObject {
@@ -86,15 +86,12 @@ interface StreamEnd {
   events: number;
 }
 
-export class ObjectWatch<T extends KubeObject> {
+export class ObjectWatch<T extends KubeObject> extends Loop {
   readonly status: WatchStatus;
   /** When the loop last completed a step (Date.now()). */
   progressAt = Date.now();
   readonly timings: WatchTimings;
-  private stopped = false;
   private readonly abort = new AbortController();
-  private readonly sleeper = new Sleeper();
-  private loop?: Promise<void>;
 
   constructor(
     private readonly kube: Kube,
@@ -102,13 +99,9 @@ export class ObjectWatch<T extends KubeObject> {
     private readonly onObject: (object: T | undefined) => void,
     private readonly opts: WatchOptions,
   ) {
+    super();
     this.status = { kind: source.kind, name: source.name, state: "starting", restarts: 0 };
     this.timings = { ...DEFAULT_WATCH_TIMINGS, ...opts.timings };
-  }
-
-  start(): this {
-    this.loop ??= this.run();
-    return this;
   }
 
   /**
@@ -123,19 +116,16 @@ export class ObjectWatch<T extends KubeObject> {
     return Date.now() - this.progressAt <= longestStep + t.wedgeSlackMs;
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
+  protected override onStop(): void {
     this.status.state = "stopped";
     this.abort.abort();
-    this.sleeper.wake(true);
-    await this.loop;
   }
 
   private get fieldSelector() {
     return `metadata.name=${this.source.name}`;
   }
 
-  private async run(): Promise<void> {
+  protected async run(): Promise<void> {
     const { log } = this.opts;
     const t = this.timings;
     const failures = new Backoff(t.backoff);

@@ -12,7 +12,7 @@ import { rootCredentials } from "../config/merge.ts";
 import type { BucketReconciler } from "../buckets/reconcile.ts";
 import { checkReadiness, type MinioClient } from "../minio/client.ts";
 import { listBuckets } from "../minio/list-buckets.ts";
-import { Backoff, Sleeper, type BackoffPolicy } from "../retry.ts";
+import { Backoff, Loop, type BackoffPolicy } from "../retry.ts";
 import type { ConfigController } from "./controller.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -41,31 +41,18 @@ export interface BucketLoopOptions {
 
 export type RunOutcome = "skipped" | "success" | "failure";
 
-export class BucketLoop {
-  private stopped = false;
-  private readonly sleeper = new Sleeper();
-  private loop?: Promise<void>;
+export class BucketLoop extends Loop {
   private readonly timings: BucketLoopTimings;
   private readonly failures: Backoff;
   lastRun?: { at: string; ok: boolean; buckets?: number; created?: number; orphans?: number; error?: string };
 
   constructor(private readonly o: BucketLoopOptions) {
+    super();
     this.timings = { ...DEFAULT_BUCKET_LOOP_TIMINGS, ...o.timings };
     this.failures = new Backoff(this.timings.retry);
   }
 
-  start(): this {
-    this.loop ??= this.run();
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.sleeper.wake(true);
-    await this.loop;
-  }
-
-  private async run() {
+  protected async run() {
     while (!this.stopped) {
       const outcome = await this.once();
       if (this.stopped) break;
