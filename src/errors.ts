@@ -44,4 +44,11 @@ export function describe(err: unknown, allLines = false): string {
   return allLines ? err.message : firstLine(err.message) || err.name;
 }
 
+/** `Kind namespace/name` of a (possibly malformed) object, as errors name it; `?` for what is missing. */
+export function objectRef(kind: string, value: unknown, namespace?: string): string {
+  const meta = (value as { metadata?: { name?: unknown; namespace?: unknown } } | null)?.metadata;
+  const str = (v: unknown) => (typeof v === "string" && v ? v : undefined);
+  return `${kind} ${str(meta?.namespace) ?? namespace ?? "?"}/${str(meta?.name) ?? "?"}`;
+}
+
 export const firstLine = (text: string): string => text.split("\n", 1)[0] ?? "";

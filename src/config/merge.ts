@@ -12,8 +12,8 @@ import {
   tlsEnabled,
   type Place,
 } from "../tenant/topology.ts";
-import { assertRepresentable } from "./env-file.ts";
-import { CONFIG_KEY, ENV_NAME } from "./secret-env.ts";
+import { assertRepresentable, ENV_NAME } from "./env-file.ts";
+import { CONFIG_KEY } from "./secret-env.ts";
 
 export const MINISIGN_PUBKEY = "RWTx5Zr1tiHQLwG9keckT0c45M3AGeHD6IvimQHpyRywVWGbP1aVSGav";
 export const WEBHOOK_BASE = "http://127.0.0.1:4222/webhook/v1/bucketsrv";
