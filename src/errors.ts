@@ -9,10 +9,10 @@ export class InputError extends Error {
   override name = "InputError";
   constructor(
     /** e.g. `Tenant minio-tenant/myminio` */
-    readonly object: string,
+    object: string,
     /** JSON-ish path, e.g. `spec.pools[0].servers`; empty when the object itself is at fault */
-    readonly field: string,
-    readonly reason: string,
+    field: string,
+    reason: string,
   ) {
     super(field ? `${object}: ${field}: ${reason}` : `${object}: ${reason}`);
   }
