@@ -87,6 +87,11 @@ describe("the sidecar process, production timings", () => {
     console.log(`black-holed LIST: Secret change reached the file ${Math.round(ms)} ms after it was made`);
     expect(ms).toBeGreaterThan(5_000); // it really waited for the abandoned LIST
     expect(ms).toBeLessThan(30_000);
+    // ...and abandoned it: the hung request was closed by the sidecar after its 10 s, not left open.
+    const hung = e.api.requests.find((r) => isSecretList(r) && r.fault === "hang")!;
+    await eventually(() => hung.closedAt !== undefined, 5_000, "hung LIST closed by the client");
+    expect(hung.closedAt! - hung.time).toBeGreaterThan(9_000);
+    expect(hung.closedAt! - hung.time).toBeLessThan(13_000);
     await finish(e);
   });
 
@@ -358,5 +363,46 @@ describe("in-process: bucket reconcile fails closed and retries", () => {
     expect(res.status).toBe(502);
     expect(w.api.requests.slice(from).filter((r) => r.method === "POST").length).toBe(3);
     w.api.clearFaults();
+  });
+});
+
+describe("ObjectWatch itself", () => {
+  test("nothing is delivered after stop(), even events already read in the same chunk", async () => {
+    const api = await startFakeApiServer({ tokens: { admin: "admin" }, objects: [secret(CREDENTIALS, "creds") as unknown as KObject] });
+    const dir = await mkdtemp(join(tmpdir(), "watch-stop-"));
+    cleanups.push(async () => {
+      await api.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    await api.writeKubeconfig(`${dir}/kc`, { token: "admin", namespace: NS });
+    const { ObjectWatch } = await import("../src/kube/object-watch.ts");
+    const { secretSource } = await import("../src/kube/sources.ts");
+    let afterStop = 0;
+    let stopped = false;
+    const seen: Array<string | undefined> = [];
+    const w: InstanceType<typeof ObjectWatch> = new ObjectWatch(
+      loadKube(`${dir}/kc`),
+      secretSource(NS, "creds"),
+      (o: unknown) => {
+        if (stopped) afterStop++;
+        seen.push((o as { metadata?: { resourceVersion?: string } } | undefined)?.metadata?.resourceVersion);
+        // The first event of the stream: stop here, as the controller does when it replaces a watch.
+        if (seen.length === 2) {
+          stopped = true;
+          void w.stop();
+        }
+      },
+      { log: pino({ level: "silent" }) },
+    ).start();
+    await eventually(() => api.openWatches.some((x) => x.resource === "secrets"));
+    // Three writes in one tick: the server writes them back to back, so they arrive together.
+    api.update(secret(CREDENTIALS.replace(PASSWORD, "one"), "creds") as unknown as KObject);
+    api.update(secret(CREDENTIALS.replace(PASSWORD, "two"), "creds") as unknown as KObject);
+    api.delete(`secrets/${NS}/creds`);
+    await eventually(() => stopped);
+    await w.stop();
+    await Bun.sleep(200);
+    expect(seen.length).toBe(2); // the LIST, then the first event; never the two behind it
+    expect(afterStop).toBe(0);
   });
 });

@@ -226,6 +226,7 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
         headerTimeoutMs: t.headerTimeoutMs,
       });
       for await (const line of lines) {
+        if (this.stopped) return end; // events read after stop() are not delivered
         let event: { type?: string; object?: T & { code?: number; message?: string } };
         try {
           event = JSON.parse(line);

@@ -73,6 +73,8 @@ export interface RequestRecord {
   /** Set when the answer came from failNext(). */
   fault?: FaultMode;
   time: number;
+  /** For "hang" and "silent" faults: when the client gave up and closed the request. */
+  closedAt?: number;
 }
 
 export interface ObjectRefObject {
@@ -498,6 +500,7 @@ export class FakeApiServer {
       }
       if (fault.mode === "hang") {
         this.log(rec);
+        res.on("close", () => (rec.closedAt = Date.now()));
         return;
       }
       if (fault.mode === "silent") {
@@ -505,6 +508,7 @@ export class FakeApiServer {
         this.log(rec);
         res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" });
         res.flushHeaders();
+        res.on("close", () => (rec.closedAt = Date.now()));
         return;
       }
       const e = faultStatus(fault.mode);
