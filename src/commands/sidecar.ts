@@ -88,9 +88,15 @@ export async function sidecar(o: SidecarOptions, log: Logger): Promise<number> {
   stops.push(() => buckets.stop());
 
   const listeners: Listener[] = [];
+  // A port taken between the start-up check and here is still named by its flag.
+  const bind = async (flag: string, app: Parameters<typeof listen>[0], addr: (typeof addresses)["probe"], value: string) =>
+    listen(app, addr).catch((err: unknown) => {
+      throw new InputError(`${flag} ${value}`, "", err instanceof Error ? err.message : String(err));
+    });
   try {
     listeners.push(
-      await listen(
+      await bind(
+        "--probe-address",
         probeApp({
           readiness: () => checkReadiness(minio),
           alive: () => !stopping,
@@ -99,16 +105,19 @@ export async function sidecar(o: SidecarOptions, log: Logger): Promise<number> {
           log,
         }),
         addresses.probe,
+        o.probeAddress,
       ),
-      await listen(
+      await bind(
+        "--webhook-address",
         webhookApp({ namespace: o.namespace, tenant: o.tenant, services, onChange: (b, p) => reconciler.remember(b, p), metrics, log }),
         addresses.webhook,
+        o.webhookAddress,
       ),
-      await listen(sidecarApiApp(o.configFile), addresses.sidecar),
+      await bind("--sidecar-address", sidecarApiApp(o.configFile), addresses.sidecar, o.sidecarAddress),
     );
   } catch (err) {
     await Promise.allSettled([...listeners.map((l) => l.stop()), ...stops.map((s) => s())]);
-    throw new InputError("sidecar", "listen", err instanceof Error ? err.message : String(err));
+    throw err;
   }
   log.info({ probe: o.probeAddress, webhook: o.webhookAddress, sidecar: o.sidecarAddress, minio: minio.url("/").origin }, "sidecar serving");
 

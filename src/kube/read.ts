@@ -12,31 +12,59 @@ import type { RawObject } from "./sources.ts";
 import { withTimeout } from "./timeout.ts";
 
 export interface RetryOptions {
-  attempts: number;
+  /** Transient failures are retried until this time (epoch ms); one deadline for all reads of a run. */
+  deadline: number;
   backoff: BackoffOptions;
   /**
    * One attempt that gets no answer within this time counts as a transient
    * failure (Kubernetes' SLO for a single-object read is 1 s at the 99th percentile).
    */
   attemptTimeoutMs: number;
+  /** The API server's URL, named in the exit-3 message. */
+  server?: string;
 }
 
-export const VALIDATE_RETRY: RetryOptions = { attempts: 6, backoff: { baseMs: 300, capMs: 3_000 }, attemptTimeoutMs: 3_000 };
+export const VALIDATE_BACKOFF: BackoffOptions = { baseMs: 300, capMs: 3_000 };
+export const ATTEMPT_TIMEOUT_MS = 3_000;
 
-export async function readWithRetry<T>(object: string, read: () => Promise<T>, log: Logger, retry = VALIDATE_RETRY): Promise<T> {
+export const retryFor = (ms: number, server?: string): RetryOptions => ({
+  deadline: Date.now() + ms,
+  backoff: VALIDATE_BACKOFF,
+  attemptTimeoutMs: ATTEMPT_TIMEOUT_MS,
+  server,
+});
+
+/**
+ * A certificate the client refuses is a configuration error, not an outage:
+ * retrying for a minute would only delay the one line that explains it.
+ */
+export function isTlsVerificationError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  const text = `${typeof code === "string" ? code : ""} ${err instanceof Error ? err.message : ""}`;
+  return /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|unable to verify|self[- ]signed certificate|certificate/i.test(text);
+}
+
+export async function readWithRetry<T>(object: string, read: () => Promise<T>, log: Logger, retry: RetryOptions): Promise<T> {
+  const started = Date.now();
   for (let attempt = 1; ; attempt++) {
     try {
-      return await withTimeout(read(), retry.attemptTimeoutMs);
+      // The last attempt gets what is left of the budget (at least 1 s), so --retry-for bounds the run.
+      return await withTimeout(read(), Math.min(retry.attemptTimeoutMs, Math.max(1_000, retry.deadline - Date.now())));
     } catch (err) {
       const status = statusOf(err);
       if (status === 404) throw new InputError(object, "", "not found");
       if (status === 403) throw new InputError(object, "", "forbidden: the service account may not read it (check the Role's resourceNames)");
       if (status === 401) throw new InputError(object, "", "unauthorized: the API server rejected the credentials");
       if (!isTransient(err)) throw new InputError(object, "", `cannot be read: ${describeKubeError(err)}`);
-      if (attempt >= retry.attempts) {
-        throw new ClusterUnreachableError(`${object}: Kubernetes API unreachable after ${attempt} attempts: ${describeKubeError(err)}`);
+      const api = `Kubernetes API${retry.server ? ` ${retry.server}` : ""}`;
+      if (status === undefined && isTlsVerificationError(err)) {
+        throw new ClusterUnreachableError(`${object}: ${api}: TLS verification failed: ${describeKubeError(err)}`);
       }
       const delay = backoffDelay(attempt - 1, retry.backoff);
+      if (Date.now() + delay >= retry.deadline) {
+        const secs = ((Date.now() - started) / 1000).toFixed(1);
+        throw new ClusterUnreachableError(`${object}: ${api} unreachable after ${attempt} attempt${attempt === 1 ? "" : "s"} in ${secs} s: ${describeKubeError(err)}`);
+      }
       log.warn({ object, attempt, retryInMs: Math.round(delay) }, `read failed, retrying: ${describeKubeError(err)}`);
       await new Promise((r) => setTimeout(r, delay));
     }
