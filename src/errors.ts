@@ -13,6 +13,8 @@ export class InputError extends Error {
     /** JSON-ish path, e.g. `spec.pools[0].servers`; empty when the object itself is at fault */
     readonly field: string,
     readonly reason: string,
+    /** The API's answer when the input was a read that failed (404, 403...). */
+    readonly status?: number,
   ) {
     super(field ? `${object}: ${field}: ${reason}` : `${object}: ${reason}`);
   }

@@ -81,7 +81,7 @@ describe("deploy/ manifests", () => {
     expect(docs.filter((d) => d.obj.kind === "ClusterRole" || d.obj.kind === "ClusterRoleBinding").map(idOf)).toEqual([]);
   });
 
-  test("the Role grants exactly SPEC 4: tenant and secret by name, services without list", () => {
+  test("the Role grants exactly SPEC 4: tenant and secret by name, services without list, events create/patch", () => {
     const role = one<V1Role>("Role");
     const tenant = one<KubernetesObject & { spec: { configuration: { name: string } } }>("Tenant");
     const norm = (role.rules ?? []).map((r) => ({
@@ -95,6 +95,7 @@ describe("deploy/ manifests", () => {
       { apiGroups: ["minio.min.io"], resources: ["tenants"], resourceNames: [tenant.metadata!.name!], verbs: ["get", "list", "watch"], nonResourceURLs: undefined },
       { apiGroups: [""], resources: ["secrets"], resourceNames: [tenant.spec.configuration.name], verbs: ["get", "list", "watch"], nonResourceURLs: undefined },
       { apiGroups: [""], resources: ["services"], resourceNames: undefined, verbs: ["create", "delete", "get", "update"], nonResourceURLs: undefined },
+      { apiGroups: ["events.k8s.io"], resources: ["events"], resourceNames: undefined, verbs: ["create", "patch"], nonResourceURLs: undefined },
     ]);
     expect(role.metadata?.namespace).toBe(tenant.metadata?.namespace);
   });
@@ -224,6 +225,23 @@ describe("deploy/rbac.yaml is enough for the sidecar (fake API server enforcing 
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
     expect(readFileSync(configFile, "utf8")).toBe(readFileSync(join(ROOT, "test/fixtures/examples/tenant-base.expected.env"), "utf8"));
     expect(forbidden()).toEqual([]);
+  });
+
+  test("a failing validate records its Event under the Role: created once, then patched on a repeat", async () => {
+    const saved = api.get({ kind: "Secret", namespace, name: "storage-configuration" })!;
+    api.patch({ kind: "Secret", namespace, name: "storage-configuration" }, { data: { "config.env": Buffer.from("MINIO_BROWSER=on\n").toString("base64") } });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await runCli(["validate", "--tenant", "myminio", "--namespace", namespace, "--kubeconfig", kubeconfig, "--config-file", join(dir, "never.env")]);
+        expect(r.code).toBe(1);
+      }
+      const events = api.list("events.events.k8s.io", { namespace });
+      expect(events.map((e) => [e.reason, e.series?.count])).toEqual([["ConfigInvalid", 2]]);
+      expect(api.requests.filter((r) => r.resource === "events").map((r) => `${r.verb} ${r.status}`)).toEqual(["create 201", "create 409", "patch 200", "patch 200"]);
+      expect(forbidden()).toEqual([]);
+    } finally {
+      api.update({ ...saved, metadata: { ...saved.metadata, resourceVersion: undefined } } as never);
+    }
   });
 
   test("sidecar watches by name and creates and deletes a bucket Service through the webhook", async () => {

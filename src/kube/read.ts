@@ -52,9 +52,9 @@ export async function readWithRetry<T>(object: string, read: () => Promise<T>, l
       return await withTimeout(read(), Math.min(retry.attemptTimeoutMs, Math.max(1_000, retry.deadline - Date.now())));
     } catch (err) {
       const status = statusOf(err);
-      if (status === 404) throw new InputError(object, "", "not found");
-      if (status === 403) throw new InputError(object, "", "forbidden: the service account may not read it (check the Role's resourceNames)");
-      if (status === 401) throw new InputError(object, "", "unauthorized: the API server rejected the credentials");
+      if (status === 404) throw new InputError(object, "", "not found", 404);
+      if (status === 403) throw new InputError(object, "", "forbidden: the service account may not read it (check the Role's resourceNames)", 403);
+      if (status === 401) throw new InputError(object, "", "unauthorized: the API server rejected the credentials", 401);
       if (!isTransient(err)) throw new InputError(object, "", `cannot be read: ${describeKubeError(err)}`);
       const api = `Kubernetes API${retry.server ? ` ${retry.server}` : ""}`;
       if (status === undefined && isTlsVerificationError(err)) {
