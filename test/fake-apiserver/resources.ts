@@ -324,7 +324,36 @@ const tenants: ResourceType = {
   fieldLabels: {},
 };
 
-export const RESOURCE_TYPES: readonly ResourceType[] = [secrets, configmaps, services, events, eventsV1, tenants];
+/** Types with no behaviour beyond storage: enough to apply an install (README) to the fake cluster. */
+const plain = (group: string, version: string, resource: string, kind: string, namespaced = true, shortNames?: string[]): ResourceType => ({
+  group,
+  version,
+  resource,
+  singular: kind.toLowerCase(),
+  kind,
+  listKind: `${kind}List`,
+  namespaced,
+  ...(shortNames ? { shortNames } : {}),
+  custom: false,
+  statusSubresource: false,
+  nameValidation: resource === "namespaces" ? "dns1035" : "subdomain",
+  fieldLabels: {},
+});
+
+export const RESOURCE_TYPES: readonly ResourceType[] = [
+  secrets,
+  configmaps,
+  services,
+  events,
+  eventsV1,
+  tenants,
+  plain("", "v1", "namespaces", "Namespace", false, ["ns"]),
+  plain("", "v1", "serviceaccounts", "ServiceAccount", true, ["sa"]),
+  plain("", "v1", "pods", "Pod", true, ["po"]),
+  plain("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+  plain("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+  plain("apps", "v1", "deployments", "Deployment", true, ["deploy"]),
+];
 
 export function findResource(group: string, version: string, resource: string): ResourceType | undefined {
   return RESOURCE_TYPES.find((r) => r.group === group && r.version === version && r.resource === resource);
