@@ -6,7 +6,7 @@
  *     scripts/rootfs-check.sh puts in its root filesystem);
  *   - `--version` start-up: median wall time and median max RSS, ratio goal <= 2.0;
  *   - the running sidecar's peak RSS against the fake cluster, the figure the
- *     Pod's memory limit in deploy/pod-standalone.yaml rests on.
+ *     Pod's memory limit in deploy/trial/pod.yaml rests on.
  * Max RSS comes from GNU time (/usr/bin/time -f %M), whose own fork is small.
  * Not from Bun.spawnSync's resourceUsage.maxRSS: Linux keeps the high-water
  * mark of the forked address space across exec, so a child of this (~30-40 MB)

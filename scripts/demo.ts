@@ -2,21 +2,25 @@
  * `npm run demo`: the whole thing on one machine, no cluster needed.
  *
  * 1. starts the in-repo fake Kubernetes API server (https with its own CA)
- *    holding the upstream example Tenant and Secret (deploy/examples/) and
- *    enforcing the Role shipped in deploy/rbac.yaml;
+ *    holding the upstream example Tenant and Secret (deploy/examples/), the
+ *    Services the operator creates for the Tenant (`minio`, `-hl`,
+ *    `-console`), and enforcing the Role shipped in deploy/rbac.yaml;
  * 2. runs `validate` (the init container) from source, writing config.env
  *    into a temporary directory;
  * 3. starts `sidecar` from source on loopback (probe 4444, webhook 4222,
  *    sidecar API 4224; free ports instead when those are taken);
  * 4. after a few seconds edits the Secret once, to show the live rewrite;
- * 5. prints what to curl, reports file rewrites and bucket Services as they
- *    happen, and runs until Ctrl-C, then stops everything and removes the
- *    temporary directory.
+ * 5. prints what to curl (including bucket `minio`: 409, the Tenant's own
+ *    Service), reports file rewrites and every Service created or deleted as
+ *    it happens (from the API server's own write stream, so a create followed
+ *    at once by a delete shows both), and runs until Ctrl-C, then stops
+ *    everything and removes the temporary directory.
  *
  *   bun scripts/demo.ts [--smoke]
  *
  * --smoke: do all of the above once without waiting for Ctrl-C (checks the
- * rewrite and one webhook call, exit 0 on success): for CI and for trying it.
+ * rewrite, a create, the 409 for `minio` and a create followed at once by a
+ * delete; exit 0 on success): for CI and for trying it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -27,6 +31,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadAll } from "js-yaml";
 import { startFakeApiServer, type Rule } from "../test/fake-apiserver/index.ts";
+import { operatorServices, tenantUsesTls } from "./operator-services.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const MAIN = join(ROOT, "src/main.ts");
@@ -103,6 +108,9 @@ const file = join(dir, "config", "config.env");
 const kubeconfig = join(dir, "kubeconfig.yaml");
 const api = await startFakeApiServer({ tokens: { sidecar: { user: `system:serviceaccount:${NS}:myminio-sidecar`, rules } }, objects: [tenant, secret] });
 await api.writeKubeconfig(kubeconfig, { token: "sidecar", namespace: NS });
+const storedTenant = api.get(`tenants/${NS}/${TENANT}`)!;
+const ownServices = operatorServices(storedTenant, tenantUsesTls(storedTenant));
+for (const svc of ownServices) api.create(svc);
 
 let sidecar: ChildProcess | undefined;
 let cleaning: Promise<void> | undefined;
@@ -128,6 +136,7 @@ async function fail(message: string): Promise<never> {
 say(bold("minio-operator-sidecar demo"));
 say(`fake Kubernetes API server: ${api.url} (https, own CA), Tenant ${NS}/${TENANT} and Secret ${NS}/${SECRET} from deploy/examples/`);
 say(`access: the Role of deploy/rbac.yaml; kubeconfig ${kubeconfig}`);
+say(`the operator's Services for the Tenant: ${ownServices.map((s) => s.metadata.name).join(", ")}`);
 say();
 
 // ---- 1. validate, the init container ----------------------------------------------------------
@@ -182,10 +191,11 @@ say(`  curl ${host(ports.probe)}/metrics                 # Prometheus metrics`);
 say(`  curl ${host(ports.probe)}/ready                   # 500 here: no MinIO is running on localhost:9000`);
 say(`  curl -XPOST '${host(ports.webhook)}/webhook/v1/bucketsrv/${NS}/${TENANT}?bucket=photos'              # MinIO's bucket-DNS call: creates Service "photos"`);
 say(`  curl -XPOST '${host(ports.webhook)}/webhook/v1/bucketsrv/${NS}/${TENANT}?bucket=photos&delete=true'  # and removes it`);
+say(`  curl -XPOST '${host(ports.webhook)}/webhook/v1/bucketsrv/${NS}/${TENANT}?bucket=minio'               # 409: the Tenant's own Service "minio" is not ours to take`);
 say(`  curl ${host(ports.sidecar)}/sidecar/v1/config     # sha256 of the current file`);
 say(`  cat ${file}`);
 say(`In ${UPDATE_AFTER_MS / 1000} s the demo edits the Secret (MINIO_BROWSER on -> off) to show the live rewrite.`);
-say(smoke ? "(--smoke: checks the rewrite and one webhook call, then exits)" : "Ctrl-C stops everything and removes the temporary directory.");
+say(smoke ? "(--smoke: checks the rewrite, a bucket Service, the 409 for bucket minio and a create+delete, then exits)" : "Ctrl-C stops everything and removes the temporary directory.");
 say();
 
 // Report rewrites of the file (names of changed variables only) and bucket Services appearing/disappearing.
@@ -198,13 +208,17 @@ watch(join(dir, "config"), async () => {
   rewrites.push(names);
   say(`${bold("config file rewritten")}: ${names.join(", ")} changed; sha256 ${sha(next)}…`);
 });
-let services = new Set<string>();
-setInterval(() => {
-  const now = new Set(api.list("services", { namespace: NS }).map((s) => s.metadata!.name!));
-  for (const s of now) if (!services.has(s)) say(`${bold("Service created")}: ${NS}/${s} (ExternalName, owned by Tenant ${TENANT})`);
-  for (const s of services) if (!now.has(s)) say(`${bold("Service deleted")}: ${NS}/${s}`);
-  services = now;
-}, 250).unref();
+// Every Service write as the API server sees it: a create and a delete within
+// a few milliseconds (MinIO removing a bucket it could not finish) both show.
+const serviceLog: string[] = [];
+api.store.subscribe((e) => {
+  if (e.rt.resource !== "services" || e.object.metadata?.namespace !== NS) return;
+  const name = e.object.metadata.name as string;
+  const line = e.type === "ADDED" ? `Service created: ${NS}/${name} (ExternalName, owned by Tenant ${TENANT})` : e.type === "DELETED" ? `Service deleted: ${NS}/${name}` : undefined;
+  if (!line) return;
+  serviceLog.push(line);
+  say(line.replace(/^(Service \w+)/, (m) => bold(m)));
+});
 
 // ---- 3. a live edit of the Secret -------------------------------------------------------------
 await new Promise((r) => setTimeout(r, UPDATE_AFTER_MS));
@@ -219,10 +233,20 @@ if (smoke) {
     if (Date.now() > until) await fail("the file was not rewritten after the Secret edit");
     await new Promise((r) => setTimeout(r, 50));
   }
-  const r = await fetch(`http://127.0.0.1:${ports.webhook}/webhook/v1/bucketsrv/${NS}/${TENANT}?bucket=photos`, { method: "POST" });
+  const hook = (q: string) => fetch(`http://127.0.0.1:${ports.webhook}/webhook/v1/bucketsrv/${NS}/${TENANT}?${q}`, { method: "POST" });
+  const r = await hook("bucket=photos");
   if (r.status !== 200) await fail(`webhook answered ${r.status}: ${await r.text()}`);
   if (!api.get(`services/${NS}/photos`)) await fail("the webhook did not create Service photos");
-  say("smoke check passed: file rewritten after the Secret edit; webhook created Service photos");
+  const own = await hook("bucket=minio");
+  say(`webhook for bucket minio answered ${own.status}: ${await own.text()}`);
+  if (own.status !== 409) await fail(`bucket minio: expected 409, got ${own.status}`);
+  if (api.get(`services/${NS}/minio`)?.spec?.type !== "ClusterIP") await fail("the Tenant's own Service minio was changed");
+  // A create followed at once by a delete, as MinIO sends when a bucket creation fails half way.
+  const [c, d] = [await hook("bucket=brief"), await hook("bucket=brief&delete=true")];
+  if (c.status !== 200 || d.status !== 200) await fail(`create+delete of brief answered ${c.status}/${d.status}`);
+  await new Promise((r) => setTimeout(r, 50));
+  if (!serviceLog.includes(`Service deleted: ${NS}/brief`)) await fail("the create+delete of brief was not reported");
+  say("smoke check passed: file rewritten after the Secret edit; webhook created Service photos; minio refused with 409; brief created and deleted");
   await cleanup();
   process.exit(0);
 }

@@ -1,7 +1,9 @@
 /**
  * A local stand-in for a cluster: the in-repo fake Kubernetes API server
- * (https with its own CA) holding the example Tenant and Secret. Used by
- * `npm run demo`, the rootfs check and the benchmarks.
+ * (https with its own CA) holding the example Tenant and Secret, and the
+ * Services the operator creates for the Tenant (so a bucket named `minio`
+ * meets the Tenant's own Service, 409, as in a cluster). Used by the rootfs
+ * check and the benchmarks; `npm run demo` builds the same world.
  *
  *   bun scripts/dev-cluster.ts --kubeconfig PATH [--port 0] [--http]
  *       [--tenant-file F] [--secret-file F] [--extra-secrets N]
@@ -11,6 +13,7 @@
 import { readFileSync } from "node:fs";
 import { loadAll } from "js-yaml";
 import { startFakeApiServer } from "../test/fake-apiserver/index.ts";
+import { operatorServices, tenantUsesTls } from "./operator-services.ts";
 
 const arg = (name: string, fallback?: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,6 +29,7 @@ const objects = [...docs(arg("tenant-file", "deploy/examples/tenant.yaml")!), ..
 
 const api = await startFakeApiServer({ tls: !process.argv.includes("--http"), port: Number(arg("port", "0")), objects });
 const namespace = ((objects[0]?.metadata as { namespace?: string }) ?? {}).namespace ?? "minio-tenant";
+for (const t of api.list("tenants")) for (const svc of operatorServices(t, tenantUsesTls(t))) api.create(svc);
 const extra = Number(arg("extra-secrets", "0"));
 for (let i = 0; i < extra; i++) {
   api.create({ apiVersion: "v1", kind: "Secret", metadata: { name: `other-${i}`, namespace }, data: { "config.env": btoa(`OTHER_${i}=${"x".repeat(200)}`) } });

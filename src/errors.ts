@@ -9,10 +9,12 @@ export class InputError extends Error {
   override name = "InputError";
   constructor(
     /** e.g. `Tenant minio-tenant/myminio` */
-    object: string,
+    readonly object: string,
     /** JSON-ish path, e.g. `spec.pools[0].servers`; empty when the object itself is at fault */
     field: string,
     reason: string,
+    /** The API's answer when the input was a read that failed (404, 403...). */
+    readonly status?: number,
   ) {
     super(field ? `${object}: ${field}: ${reason}` : `${object}: ${reason}`);
   }

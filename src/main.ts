@@ -3,8 +3,10 @@
  * Kubernetes client are imported lazily so that `render` and `--version`
  * start nearly as fast as an empty binary.
  */
+import { openSync, closeSync, constants, writeSync } from "node:fs";
 import { stderr, stdout } from "./cli/output.ts";
 import { parseArgs, helpText } from "./cli/parse.ts";
+import { parseDuration } from "./cli/values.ts";
 import { describe, exitCodeOf } from "./errors.ts";
 import { versionLine } from "./version.ts";
 
@@ -16,6 +18,8 @@ async function main(argv: string[]): Promise<number> {
     parsed = parseArgs(argv);
   } catch (err) {
     stderr(`error: ${describe(err, true)}\n`);
+    // A container whose arguments are wrong says so in `kubectl describe pod` too.
+    writeTerminationLog(terminationLogFromArgv(argv), `error: ${describe(err)}\n`);
     return exitCodeOf(err);
   }
   if (parsed.kind === "help") {
@@ -56,7 +60,7 @@ async function runClusterCommand(name: "validate" | "sidecar", flags: Flags): Pr
   const { resolveNamespace } = await import("./kube/client.ts");
   const common = {
     tenant: str(flags, "tenant")!,
-    namespace: resolveNamespace(str(flags, "namespace")),
+    namespace: resolveNamespace(str(flags, "namespace"), str(flags, "kubeconfig")),
     kubeconfig: str(flags, "kubeconfig"),
     configFile: str(flags, "config-file")!,
     clusterDomain: clusterDomain(),
@@ -64,9 +68,11 @@ async function runClusterCommand(name: "validate" | "sidecar", flags: Flags): Pr
   try {
     if (name === "validate") {
       const { validate } = await import("./commands/validate.ts");
-      await validate(common, log);
+      await validate({ ...common, retryForMs: parseDuration(str(flags, "retry-for")!)! }, log);
       return 0;
     }
+    const { checkBindable } = await import("./server/bind-check.ts");
+    await checkBindable(["probe-address", "webhook-address", "sidecar-address"].map((f) => ({ flag: `--${f}`, value: str(flags, f)! })));
     const { sidecar } = await import("./commands/sidecar.ts");
     return await sidecar(
       {
@@ -83,7 +89,39 @@ async function runClusterCommand(name: "validate" | "sidecar", flags: Flags): Pr
   } catch (err) {
     log.error({ exitCode: exitCodeOf(err) }, describe(err));
     stderr(`error: ${describe(err)}\n`);
+    writeTerminationLog(str(flags, "termination-log")!, `error: ${describe(err)}\n`);
     return exitCodeOf(err);
+  }
+}
+
+const DEFAULT_TERMINATION_LOG = "/dev/termination-log";
+
+/** --termination-log from a command line the parser refused (its default when absent or unreadable). */
+function terminationLogFromArgv(argv: string[]): string {
+  for (let i = 0; i < argv.length; i++) {
+    const w = argv[i]!;
+    if (w.startsWith("--termination-log=")) return w.slice("--termination-log=".length) || DEFAULT_TERMINATION_LOG;
+    if (w === "--termination-log" && argv[i + 1]) return argv[i + 1]!;
+  }
+  return DEFAULT_TERMINATION_LOG;
+}
+
+/**
+ * The kubelet shows this file's content as the container's termination
+ * message. It creates the file for every container, so only an existing file
+ * is written: run by hand as root, a failing command must not leave a
+ * /dev/termination-log behind. Failing to write it changes nothing.
+ */
+function writeTerminationLog(path: string, line: string): void {
+  try {
+    const fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC);
+    try {
+      writeSync(fd, line);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // not in a container, or not writable: stderr has the line
   }
 }
 

@@ -61,24 +61,24 @@ export class Sleeper {
 
 export interface RetryOptions {
   policy: BackoffPolicy;
-  /** Give up once this much time has passed since the first try. */
-  retryForMs: number;
+  /** Give up at this time (epoch ms): one deadline can span several calls. */
+  deadline: number;
   /** Whether a failure is worth another try; others are thrown at once. */
   retryable: (err: unknown) => boolean;
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
 }
 
-/** Runs `fn` until it succeeds, fails for good, or `retryForMs` is spent (then the last error is thrown). */
+/** Runs `fn` until it succeeds, fails for good, or the deadline comes (then the last error is thrown). */
 export async function retry<T>(fn: () => Promise<T>, o: RetryOptions): Promise<T> {
-  const deadline = Date.now() + o.retryForMs;
+  const deadline = o.deadline;
   const backoff = new Backoff(o.policy);
   for (;;) {
     try {
       return await fn();
     } catch (err) {
       if (!o.retryable(err)) throw err;
-      const delay = Math.min(backoff.next(), deadline - Date.now());
-      if (delay <= 0) throw err;
+      const delay = backoff.next();
+      if (Date.now() + delay >= deadline) throw err;
       o.onRetry?.(err, backoff.failures, delay);
       await new Promise((r) => setTimeout(r, delay));
     }

@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { chmod, mkdtemp, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCli, type RunResult } from "./support/cli.ts";
+import { runCli, runProcess, type RunResult } from "./support/cli.ts";
 import { CREDENTIALS, secret } from "./support/objects.ts";
 import { startSidecar, type SidecarProcess } from "./support/sidecar.ts";
 import { NS, OPERATOR_SERVICES, PASSWORD, ROOT_USER, SECRET, startWorld, TENANT, type World } from "./fake-minio/world.ts";
@@ -32,20 +32,8 @@ afterAll(() => rm(denoDir, { recursive: true, force: true }));
 
 const denoEnv = () => ({ DENO_DIR: denoDir, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", KUBERNETES_SERVICE_HOST: undefined });
 
-function runDeno(args: string[]): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(DENO, ["run", "--cached-only", "-A", MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...denoEnv() }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 50_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function runDeno(args: string[], input?: string): Promise<RunResult> {
+  return runProcess(DENO, ["run", "--cached-only", "-A", MAIN, ...args], { cwd: ROOT, env: denoEnv(), input, timeoutMs: 50_000 });
 }
 
 /** Deno prints no download progress: nothing was fetched. */
@@ -79,6 +67,71 @@ test("render failure: the same exit code and error line as under Bun", async () 
   expect(bun.code).toBe(1);
   expect(deno.code).toBe(bun.code);
   expect(deno.stderr).toBe(bun.stderr);
+});
+
+/**
+ * SPEC 2: render accepts and rejects the same documents with the same bytes
+ * under both runtimes, by the rules `kubectl apply` uses: dates stay strings,
+ * an unquoted number or on/yes where a string belongs is a schema error, a
+ * duplicated key and a document that is a list are refused.
+ */
+describe("Bun and Deno read manifests alike", () => {
+  const tenantYaml = (extra: string) =>
+    [
+      "apiVersion: minio.min.io/v2",
+      "kind: Tenant",
+      "metadata: {name: myminio, namespace: minio-tenant}",
+      "spec:",
+      "  configuration: {name: myminio-env-configuration}",
+      "  pools:",
+      "    - {name: pool-0, servers: 4, volumesPerServer: 1, volumeClaimTemplate: {spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Ti}}}}}",
+      extra,
+      "",
+    ].join("\n");
+  const secretYaml = ["apiVersion: v1", "kind: Secret", "metadata: {name: myminio-env-configuration}", "stringData:", "  config.env: |", `    MINIO_ROOT_USER=minio`, `    MINIO_ROOT_PASSWORD=${PASSWORD}`, ""].join("\n");
+  const cases: Array<[string, string, RegExp | "ok"]> = [
+    ["a date where a string is expected stays a string", "  env:\n    - {name: RELEASE, value: 2024-01-01}", "ok"],
+    ["a number where a string is expected", "  env:\n    - name: PORT\n      value: 9000", /^error: Tenant minio-tenant\/myminio: spec\.env\[0\]\.value: expected string \(got a number; quote it in YAML\)\n$/],
+    ["an unquoted on is a boolean, as kubectl reads it", "  env:\n    - name: MINIO_BROWSER\n      value: on", /^error: Tenant minio-tenant\/myminio: spec\.env\[0\]\.value: expected string \(got a boolean; quote it in YAML\)\n$/],
+    ["a duplicated key", "  mountPath: /data\n  mountPath: /export", /^error: Tenant file \S+: not valid YAML or JSON at line 9: duplicated mapping key\n$/],
+  ];
+  let dir = "";
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "yaml-agree-"));
+    await writeFile(join(dir, "secret.yaml"), secretYaml);
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  for (const [what, extra, want] of cases) {
+    test(what, async () => {
+      const file = join(dir, `${what.replace(/\W+/g, "-")}.yaml`);
+      await writeFile(file, tenantYaml(extra));
+      const args = ["render", "--tenant-file", file, "--secret-file", join(dir, "secret.yaml")];
+      const [deno, bun] = await Promise.all([runDeno(args), runCli(args)]);
+      expect({ code: deno.code, stdout: deno.stdout, stderr: deno.stderr }).toEqual({ code: bun.code, stdout: bun.stdout, stderr: bun.stderr });
+      if (want === "ok") {
+        expect(bun.code).toBe(0);
+        expect(bun.stdout).toContain('export RELEASE="2024-01-01"\n');
+      } else {
+        expect(bun.code).toBe(1);
+        expect(bun.stderr).toMatch(want);
+      }
+      expect(bun.stderr).not.toContain(PASSWORD); // stdout is the config file itself
+    });
+  }
+
+  test("a document that is a list is refused; `-` reads both objects from standard input", async () => {
+    const list = `---\n${tenantYaml("").replace(/^/gm, "  ").replace(/^  apiVersion/, "- apiVersion")}`;
+    const stdinArgs = ["render", "--tenant-file", "-", "--secret-file", "-"];
+    const [deno, bun] = await Promise.all([runDeno(stdinArgs, list), runProcess(process.execPath, [join(ROOT, "src/main.ts"), ...stdinArgs], { input: list })]);
+    expect({ code: deno.code, stderr: deno.stderr }).toEqual({ code: bun.code, stderr: bun.stderr });
+    expect(bun.stderr).toBe("error: Tenant file standard input: document 1 is a list, not a Kubernetes object\n");
+    const both = `${tenantYaml("")}---\n${secretYaml}`;
+    const [denoOk, bunOk] = await Promise.all([runDeno(stdinArgs, both), runCli(stdinArgs, { input: both })]);
+    expect(bunOk.code).toBe(0);
+    expect(bunOk.stdout).toContain('export MINIO_ROOT_USER="minio"\n');
+    expect(denoOk.stdout).toBe(bunOk.stdout);
+  });
 });
 
 describe("against the fake API server (https + CA, the shipped Role)", () => {

@@ -7,6 +7,7 @@
  * webhook run against the fake API server with a token limited to its rules.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
@@ -15,9 +16,11 @@ import { loadAll } from "js-yaml";
 import { parseArgs } from "../src/cli/parse.ts";
 import { startFakeApiServer, type FakeApiServer, type Rule } from "./fake-apiserver/index.ts";
 import { runCli } from "./support/cli.ts";
+import { kustomizeBuild } from "./support/kustomize.ts";
 import { startSidecar } from "./support/sidecar.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
+const hasKubectl = spawnSync("kubectl", ["version", "--client"], { stdio: "ignore" }).status === 0;
 const DEPLOY = join(ROOT, "deploy");
 
 function yamlFiles(dir: string): string[] {
@@ -27,7 +30,9 @@ function yamlFiles(dir: string): string[] {
 }
 
 type Doc = { file: string; raw: Record<string, unknown>; obj: KubernetesObject };
-const docs: Doc[] = yamlFiles(DEPLOY).flatMap((path) => {
+// Kustomize transformer configurations (deploy/image/image-fields.yaml) are not objects.
+const KUSTOMIZE_CONFIG = ["image/image-fields.yaml"];
+const docs: Doc[] = yamlFiles(DEPLOY).filter((p) => !KUSTOMIZE_CONFIG.includes(relative(DEPLOY, p))).flatMap((path) => {
   const text = readFileSync(path, "utf8");
   const raws = loadAll(text) as Record<string, unknown>[];
   const objs = loadAllYaml(text) as KubernetesObject[];
@@ -47,41 +52,73 @@ describe("deploy/ manifests", () => {
       "examples/namespace.yaml: Namespace -/minio-tenant",
       "examples/secret.yaml: Secret minio-tenant/storage-configuration",
       "examples/tenant.yaml: Tenant minio-tenant/myminio",
+      "image/kustomization.yaml: Component -/-",
       "kustomization.yaml: Kustomization -/-",
-      "operator-patch.yaml: Deployment minio-operator/minio-operator",
-      "pod-standalone.yaml: Pod minio-tenant/myminio-sidecar-trial",
+      "operator/kustomization.yaml: Kustomization -/-",
+      "operator/patch.yaml: Deployment minio-operator/minio-operator",
       "rbac.yaml: ServiceAccount minio-tenant/myminio-sidecar",
       "rbac.yaml: Role minio-tenant/myminio-sidecar",
       "rbac.yaml: RoleBinding minio-tenant/myminio-sidecar",
+      "trial/kustomization.yaml: Kustomization -/-",
+      "trial/pod.yaml: Pod minio-tenant/myminio-sidecar-trial",
     ]);
   });
 
   test("no field unknown to the Kubernetes models (typed round trip is lossless)", () => {
     for (const d of docs) {
-      if (d.obj.kind === "Kustomization" || d.obj.kind === "Tenant") continue; // no typed model
+      if (d.obj.kind === "Kustomization" || d.obj.kind === "Component" || d.obj.kind === "Tenant") continue; // no typed model
       expect({ [idOf(d)]: loadAll(dumpYaml(d.obj))[0] }).toEqual({ [idOf(d)]: d.raw });
     }
   });
 
-  test("kustomizations list existing files, and every manifest is reachable or documented as standalone", () => {
+  test("kustomizations list existing files and components, and every manifest is reachable from one", () => {
     const listed = new Set<string>();
-    for (const d of docs.filter((x) => x.obj.kind === "Kustomization")) {
+    for (const d of docs.filter((x) => x.obj.kind === "Kustomization" || x.obj.kind === "Component")) {
       for (const r of (d.raw.resources as string[]) ?? []) {
         const path = join(dirname(d.file), r);
         expect(docs.some((x) => x.file === path)).toBe(true);
         listed.add(path);
       }
+      for (const c of (d.raw.components as string[]) ?? []) {
+        expect(docs.some((x) => x.file === join(dirname(d.file), c, "kustomization.yaml") && x.obj.kind === "Component")).toBe(true);
+      }
+      for (const f of (d.raw.configurations as string[]) ?? []) expect(KUSTOMIZE_CONFIG).toContain(join(dirname(d.file), f));
     }
-    const standalone = ["operator-patch.yaml", "pod-standalone.yaml"]; // applied by hand, see their headers
-    const unreachable = docs.filter((d) => d.obj.kind !== "Kustomization" && !listed.has(d.file) && !standalone.includes(d.file));
+    const unreachable = docs.filter((d) => d.obj.kind !== "Kustomization" && d.obj.kind !== "Component" && !listed.has(d.file));
     expect(unreachable.map(idOf)).toEqual([]);
+  });
+
+  test("the Tenant runs under the ServiceAccount the RoleBinding binds", () => {
+    const t = one<KubernetesObject & { spec: { serviceAccountName?: string } }>("Tenant");
+    expect(t.spec.serviceAccountName).toBe(one<V1RoleBinding>("RoleBinding").subjects![0]!.name);
+  });
+
+  test("one place names the image: deploy/image; the operator patch and the trial Pod get it from there", () => {
+    const built = { operator: kustomizeBuild(join(DEPLOY, "operator")), trial: kustomizeBuild(join(DEPLOY, "trial")) };
+    const image = (loadAll(readFileSync(join(DEPLOY, "image/kustomization.yaml"), "utf8"))[0] as { images: Array<{ newName: string; newTag: string }> }).images[0]!;
+    const want = `${image.newName}:${image.newTag}`;
+    expect(want).toMatch(/^[\w.-]+(:\d+)?(\/[\w.-]+)+:[\w.-]+$/); // registry/repo:tag
+    const env = built.operator[0]!.spec.template.spec.containers[0].env;
+    expect(env).toEqual([{ name: "OPERATOR_SIDECAR_IMAGE", value: want }]);
+    const pod = built.trial[0]!;
+    expect([...pod.spec.initContainers, ...pod.spec.containers].map((c: { image: string }) => c.image)).toEqual([want, want]);
+    // No manifest carries a registry reference of its own: a second place to edit would drift.
+    for (const d of docs) expect(JSON.stringify(d.raw)).not.toContain("registry.example.com/minio-operator-sidecar:");
+  });
+
+  test.skipIf(!hasKubectl)("the kustomize emulation of these tests matches kubectl kustomize", () => {
+    for (const dir of ["", "operator", "trial", "examples"]) {
+      const real = spawnSync("kubectl", ["kustomize", join(DEPLOY, dir)], { encoding: "utf8" });
+      expect(real.status).toBe(0);
+      expect({ [dir]: loadAll(real.stdout) }).toEqual({ [dir]: kustomizeBuild(join(DEPLOY, dir)) });
+    }
   });
 
   test("no cluster-wide RBAC anywhere", () => {
     expect(docs.filter((d) => d.obj.kind === "ClusterRole" || d.obj.kind === "ClusterRoleBinding").map(idOf)).toEqual([]);
   });
 
-  test("the Role grants exactly SPEC 4: tenant and secret by name, services without list", () => {
+  test("the Role grants exactly SPEC 4: tenant and secret by name, services without list, events create/patch", () => {
     const role = one<V1Role>("Role");
     const tenant = one<KubernetesObject & { spec: { configuration: { name: string } } }>("Tenant");
     const norm = (role.rules ?? []).map((r) => ({
@@ -95,6 +132,7 @@ describe("deploy/ manifests", () => {
       { apiGroups: ["minio.min.io"], resources: ["tenants"], resourceNames: [tenant.metadata!.name!], verbs: ["get", "list", "watch"], nonResourceURLs: undefined },
       { apiGroups: [""], resources: ["secrets"], resourceNames: [tenant.spec.configuration.name], verbs: ["get", "list", "watch"], nonResourceURLs: undefined },
       { apiGroups: [""], resources: ["services"], resourceNames: undefined, verbs: ["create", "delete", "get", "update"], nonResourceURLs: undefined },
+      { apiGroups: ["events.k8s.io"], resources: ["events"], resourceNames: undefined, verbs: ["create", "patch"], nonResourceURLs: undefined },
     ]);
     expect(role.metadata?.namespace).toBe(tenant.metadata?.namespace);
   });
@@ -109,18 +147,12 @@ describe("deploy/ manifests", () => {
   });
 
   test("the operator patch sets OPERATOR_SIDECAR_IMAGE on the operator container and nothing else", () => {
-    const dep = one<V1Deployment>("Deployment", "operator-patch.yaml");
+    const dep = one<V1Deployment>("Deployment", "operator/patch.yaml");
     expect(dep.apiVersion).toBe("apps/v1");
     expect(dep.metadata).toEqual({ name: "minio-operator", namespace: "minio-operator" });
     const containers = dep.spec!.template.spec!.containers;
     expect(containers.map((c) => c.name)).toEqual(["minio-operator"]);
-    expect(containers[0]!.env).toHaveLength(1);
-    const env = containers[0]!.env![0]!;
-    expect(env.name).toBe("OPERATOR_SIDECAR_IMAGE");
-    expect(env.value).toMatch(/^[\w.-]+(:\d+)?(\/[\w.-]+)+:[\w.-]+$/); // registry/repo:tag
-    // The trial Pod runs the same image, so trying it and rolling it out cannot diverge.
-    const pod = one<V1Pod>("Pod");
-    for (const c of [...pod.spec!.initContainers!, ...pod.spec!.containers]) expect(c.image).toBe(env.value);
+    expect(containers[0]!.env).toEqual([{ name: "OPERATOR_SIDECAR_IMAGE", value: "minio-operator-sidecar" }]); // rewritten by deploy/image
   });
 
   describe("standalone Pod", () => {
@@ -224,6 +256,23 @@ describe("deploy/rbac.yaml is enough for the sidecar (fake API server enforcing 
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
     expect(readFileSync(configFile, "utf8")).toBe(readFileSync(join(ROOT, "test/fixtures/examples/tenant-base.expected.env"), "utf8"));
     expect(forbidden()).toEqual([]);
+  });
+
+  test("a failing validate records its Event under the Role: created once, then patched on a repeat", async () => {
+    const saved = api.get({ kind: "Secret", namespace, name: "storage-configuration" })!;
+    api.patch({ kind: "Secret", namespace, name: "storage-configuration" }, { data: { "config.env": Buffer.from("MINIO_BROWSER=on\n").toString("base64") } });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const r = await runCli(["validate", "--tenant", "myminio", "--namespace", namespace, "--kubeconfig", kubeconfig, "--config-file", join(dir, "never.env")]);
+        expect(r.code).toBe(1);
+      }
+      const events = api.list("events.events.k8s.io", { namespace });
+      expect(events.map((e) => [e.reason, e.series?.count])).toEqual([["ConfigInvalid", 2]]);
+      expect(api.requests.filter((r) => r.resource === "events").map((r) => `${r.verb} ${r.status}`)).toEqual(["create 201", "create 409", "patch 200", "patch 200"]);
+      expect(forbidden()).toEqual([]);
+    } finally {
+      api.update({ ...saved, metadata: { ...saved.metadata, resourceVersion: undefined } } as never);
+    }
   });
 
   test("sidecar watches by name and creates and deletes a bucket Service through the webhook", async () => {

@@ -18,6 +18,7 @@ import {
   VersionApi,
   Watch,
   type V1Secret,
+  EventsV1Api,
 } from "@kubernetes/client-node";
 import { startFakeApiServer, unrelatedCaPem, type FakeApiServer, type Rule } from "./fake-apiserver/index.ts";
 
@@ -586,6 +587,39 @@ describe("fake apiserver over https with the real client-node", () => {
     await w.abort();
     await until(() => server.openWatches.length === watchesBefore, "watch closed server-side");
     expect(server.openWatches.length).toBe(watchesBefore); // a client abort releases the server side
+  });
+
+  test("events.k8s.io/v1: discovery, kube-apiserver's strict create/update validation, strategic-merge patch of the series", async () => {
+    const { kc } = admin;
+    const ev = kc.makeApiClient(EventsV1Api);
+    const groups = await kc.makeApiClient(ApisApi).getAPIVersions();
+    expect(groups.groups.map((g) => g.name)).toContain("events.k8s.io");
+    const good = {
+      metadata: { name: "t1.0001" },
+      eventTime: new Date("2026-01-01T00:00:00.123Z"),
+      reportingController: "minio-operator-sidecar",
+      reportingInstance: "pod-0",
+      action: "Validate",
+      reason: "ConfigInvalid",
+      regarding: { apiVersion: "minio.min.io/v2", kind: "Tenant", name: "t1", namespace: NS, uid: "u1" },
+      note: "n",
+      type: "Warning",
+    };
+    const created = await ev.createNamespacedEvent({ namespace: NS, body: good as never });
+    expect(created.reason).toBe("ConfigInvalid");
+    const missing = await apiError(ev.createNamespacedEvent({ namespace: NS, body: { ...good, metadata: { name: "t1.0002" }, eventTime: undefined, type: "Bad", action: "" } as never }));
+    expect(missing.code).toBe(422);
+    expect(statusOf(missing).details.causes.map((c: { field: string }) => c.field)).toEqual(["action", "eventTime", "type"]);
+    const strategic = setHeaderOptions("Content-Type", "application/strategic-merge-patch+json");
+    const patched = await ev.patchNamespacedEvent({ name: "t1.0001", namespace: NS, body: { series: { count: 2, lastObservedTime: "2026-01-01T00:00:01.000000Z" } } }, strategic);
+    expect(patched.series?.count).toBe(2);
+    const tooFew = await apiError(ev.patchNamespacedEvent({ name: "t1.0001", namespace: NS, body: { series: { count: 1, lastObservedTime: "2026-01-01T00:00:02.000000Z" } } }, strategic));
+    expect(statusOf(tooFew).details.causes.map((c: { field: string }) => c.field)).toEqual(["series.count"]);
+    const immutable = await apiError(ev.patchNamespacedEvent({ name: "t1.0001", namespace: NS, body: { note: "changed" } }, strategic));
+    expect(statusOf(immutable).details.causes).toEqual([{ field: "message", reason: "FieldValueInvalid", message: 'Invalid value: "changed": field is immutable' }]);
+    // Stored apart from core v1 events; "events" alone resolves to the core type, as kubectl does.
+    expect(server.list("events.events.k8s.io", { namespace: NS }).map((e) => e.metadata.name)).toEqual(["t1.0001"]);
+    expect(server.list("events", { namespace: NS }).map((e) => e.metadata.name)).not.toContain("t1.0001");
   });
 
   test("in-cluster config: service-account files + KUBERNETES_SERVICE_* env", async () => {

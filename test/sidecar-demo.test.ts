@@ -20,6 +20,10 @@ test("demo --smoke: validate writes the file, the sidecar rewrites it after the 
   expect(out).toContain("validate exited 0 and wrote ");
   expect(out).toContain("config file rewritten: MINIO_BROWSER changed");
   expect(out).toContain("smoke check passed");
+  // The operator's own Service is seeded: bucket minio is refused, and a create followed at once by a delete shows both.
+  expect(out).toMatch(/webhook for bucket minio answered 409: /);
+  expect(out).toContain("Service created: minio-tenant/brief");
+  expect(out).toContain("Service deleted: minio-tenant/brief");
   expect(code).toBe(0);
   // The example root password is in the file, never in what the demo, validate or the sidecar print.
   expect(out).not.toContain("minio123");

@@ -114,7 +114,7 @@ describe("schema errors name the JSON path", () => {
   test.each([
     [{ servers: "4" }, "spec.pools[0].servers: expected integer"],
     [{ volumesPerServer: 1.5 }, "spec.pools[0].volumesPerServer: expected integer"],
-    [{ name: 7 }, "spec.pools[0].name: expected string"],
+    [{ name: 7 }, "spec.pools[0].name: expected string (got a number; quote it in YAML)"],
   ])("pool field %j", (bad, message) => {
     invalid(tenant({ pools: [pool(bad)] }), `${T}: ${message}`);
   });
@@ -126,7 +126,7 @@ describe("schema errors name the JSON path", () => {
   test.each([
     [{ features: { bucketDNS: "yes" } }, "spec.features.bucketDNS: expected boolean"],
     [{ features: { domains: { minio: "s3.example.com" } } }, "spec.features.domains.minio: expected array"],
-    [{ env: [{ name: "A", value: 1 }] }, "spec.env[0].value: expected string"],
+    [{ env: [{ name: "A", value: 1 }] }, "spec.env[0].value: expected string (got a number; quote it in YAML)"],
     [{ requestAutoCert: "false" }, "spec.requestAutoCert: expected boolean"],
     [{ pools: {} }, "spec.pools: expected array"],
   ])("%j", (spec, message) => {

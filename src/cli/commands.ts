@@ -2,6 +2,8 @@
  * Every command and flag, declared once (SPEC 2). The parser, the help text
  * and the README table all follow from this table.
  */
+import { checkAddress, checkDuration, checkHttpUrl, checkNamespace, isLoopbackAddress, type ValueCheck } from "./values.ts";
+
 export interface FlagSpec {
   name: string;
   /** Value placeholder; absent for boolean switches. */
@@ -14,6 +16,10 @@ export interface FlagSpec {
   defaultHelp?: string;
   /** The only values accepted. */
   choices?: readonly string[];
+  /** Refuses a malformed value with a reason (usage error naming the flag, before anything starts). */
+  check?: ValueCheck;
+  /** Leave the value out of error messages (a URL may carry credentials). */
+  hideValue?: boolean;
 }
 
 export interface CommandSpec {
@@ -21,6 +27,8 @@ export interface CommandSpec {
   alias?: string;
   summary: string;
   flags: FlagSpec[];
+  /** Checks across flags, after defaults are filled in: the reason the combination is refused. */
+  checkFlags?: (flags: Readonly<Record<string, string | true>>) => string | undefined;
 }
 
 const clusterFlags: FlagSpec[] = [
@@ -28,7 +36,8 @@ const clusterFlags: FlagSpec[] = [
     name: "namespace",
     arg: "NS",
     help: "namespace of the Tenant",
-    defaultHelp: "the pod's namespace (service account), else minio-operator",
+    defaultHelp: "in a pod: its service account's namespace; else the kubeconfig context's namespace; else minio-operator",
+    check: checkNamespace,
   },
   {
     name: "kubeconfig",
@@ -37,6 +46,12 @@ const clusterFlags: FlagSpec[] = [
     defaultHelp: "in-cluster when KUBERNETES_SERVICE_HOST is set, else $KUBECONFIG, else ~/.kube/config",
   },
   { name: "config-file", arg: "PATH", help: "MinIO config file to write", default: "/tmp/minio/config.env" },
+  {
+    name: "termination-log",
+    arg: "PATH",
+    help: "on a fatal error, also write the error line here when the file exists (the kubelet's termination message)",
+    default: "/dev/termination-log",
+  },
 ];
 const logLevel: FlagSpec = {
   name: "log-level",
@@ -51,7 +66,18 @@ export const COMMANDS: CommandSpec[] = [
     name: "validate",
     alias: "v",
     summary: "init container: validate the Tenant and its Secret, write the config file, exit",
-    flags: [{ name: "tenant", arg: "NAME", help: "Tenant name", required: true }, ...clusterFlags, logLevel],
+    flags: [
+      { name: "tenant", arg: "NAME", help: "Tenant name", required: true },
+      ...clusterFlags,
+      logLevel,
+      {
+        name: "retry-for",
+        arg: "DURATION",
+        help: "how long to retry an unreachable or failing API server before exit 3",
+        default: "60s",
+        check: checkDuration,
+      },
+    ],
   },
   {
     name: "sidecar",
@@ -62,20 +88,27 @@ export const COMMANDS: CommandSpec[] = [
       { name: "config-name", arg: "SECRET", help: "configuration Secret name (followed when the Tenant changes it)", required: true },
       ...clusterFlags,
       logLevel,
-      { name: "probe-address", arg: "HOST:PORT", help: "readiness probe, status and metrics server", default: "0.0.0.0:4444" },
-      { name: "webhook-address", arg: "HOST:PORT", help: "bucket-DNS webhook server (keep on loopback)", default: "127.0.0.1:4222" },
-      { name: "sidecar-address", arg: "HOST:PORT", help: "sidecar API server", default: "0.0.0.0:4224" },
-      { name: "minio-url", arg: "URL", help: "local MinIO", defaultHelp: "https://localhost:9000 with TLS, else http://localhost:9000" },
+      { name: "probe-address", arg: "HOST:PORT", help: "readiness probe, status and metrics server", default: "0.0.0.0:4444", check: checkAddress },
+      { name: "webhook-address", arg: "HOST:PORT", help: "bucket-DNS webhook server (loopback only, see --allow-remote-webhook)", default: "127.0.0.1:4222", check: checkAddress },
+      { name: "sidecar-address", arg: "HOST:PORT", help: "sidecar API server", default: "0.0.0.0:4224", check: checkAddress },
+      { name: "minio-url", arg: "URL", help: "local MinIO (http or https)", defaultHelp: "https://localhost:9000 with TLS, else http://localhost:9000", check: checkHttpUrl, hideValue: true },
+      { name: "allow-remote-webhook", help: "let --webhook-address listen beyond loopback (the webhook creates and deletes Services)" },
       { name: "prune-bucket-services", help: "delete bucket Services whose bucket no longer exists (default: only report them)" },
     ],
+    // The webhook has no authentication (MinIO sends none): anyone who can
+    // reach it can create and delete Services, so only MinIO beside it may.
+    checkFlags: (flags) =>
+      flags["allow-remote-webhook"] !== true && !isLoopbackAddress(flags["webhook-address"] as string)
+        ? `--webhook-address ${flags["webhook-address"]} is not a loopback address; the webhook creates and deletes Services without authentication, so it listens on 127.0.0.1 or ::1 unless --allow-remote-webhook is given`
+        : undefined,
   },
   {
     name: "render",
     summary: "print the config file validate would write, from manifest files; no cluster needed",
     flags: [
-      { name: "tenant-file", arg: "PATH", help: "Tenant manifest (YAML or JSON)", required: true },
-      { name: "secret-file", arg: "PATH", help: "Secret manifest (YAML or JSON)", required: true },
-      { name: "namespace", arg: "NS", help: "namespace when the Tenant has none", defaultHelp: "minio-operator" },
+      { name: "tenant-file", arg: "PATH", help: "Tenant manifest (YAML or JSON); - reads standard input", required: true },
+      { name: "secret-file", arg: "PATH", help: "Secret manifest (YAML or JSON); - reads standard input", required: true },
+      { name: "namespace", arg: "NS", help: "namespace when the Tenant has none", defaultHelp: "minio-operator", check: checkNamespace },
     ],
   },
 ];

@@ -62,12 +62,16 @@ export function parseArgs(argv: readonly string[]): Parsed {
       const guess = closest(value, spec.choices);
       throw usage(`invalid --${name} "${value}": one of ${spec.choices.join(", ")}${guess ? `; did you mean "${guess}"?` : ""}`, command);
     }
+    const refused = spec.check?.(value);
+    if (refused) throw usage(`invalid --${name}${spec.hideValue ? "" : ` "${value}"`}: ${refused}`, command);
     flags[name] = value;
   }
   for (const f of command.flags) {
     if (f.required && flags[f.name] === undefined) throw usage(`missing required flag --${f.name}`, command);
     if (f.default !== undefined) flags[f.name] ??= f.default;
   }
+  const refused = command.checkFlags?.(flags);
+  if (refused) throw usage(refused, command);
   return { kind: "run", command, flags };
 }
 

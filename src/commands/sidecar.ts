@@ -120,9 +120,15 @@ export async function startSidecar(o: SidecarOptions, d: SidecarDeps, stopEarly?
   const healthy = () => !stopping && controller.watches.every((w) => w.progressing);
   const listeners: Listener[] = [];
   const stopAll = () => Promise.allSettled([...listeners.map((l) => l.stop()), controller.stop(), buckets.stop()]);
+  // A port taken between the start-up check and here is still named by its flag.
+  const bind = async (flag: string, app: Parameters<typeof listen>[0], addr: (typeof addresses)["probe"], value: string) =>
+    listen(app, addr).catch((err: unknown) => {
+      throw new InputError(`${flag} ${value}`, "", err instanceof Error ? err.message : String(err));
+    });
   try {
     listeners.push(
-      await listen(
+      await bind(
+        "--probe-address",
         probeApp({
           readiness: () => checkReadiness(minio),
           alive: healthy,
@@ -131,17 +137,20 @@ export async function startSidecar(o: SidecarOptions, d: SidecarDeps, stopEarly?
           log,
         }),
         addresses.probe,
+        o.probeAddress,
       ),
-      await listen(
+      await bind(
+        "--webhook-address",
         webhookApp({ namespace: o.namespace, tenant: o.tenant, services, onChange: (b, p) => reconciler.remember(b, p), metrics, log }),
         addresses.webhook,
+        o.webhookAddress,
       ),
-      await listen(sidecarApiApp(o.configFile), addresses.sidecar),
+      await bind("--sidecar-address", sidecarApiApp(o.configFile), addresses.sidecar, o.sidecarAddress),
     );
   } catch (err) {
     await stopAll();
     minio.close();
-    throw new InputError("sidecar", "listen", err instanceof Error ? err.message : String(err));
+    throw err;
   }
   log.info({ probe: o.probeAddress, webhook: o.webhookAddress, sidecar: o.sidecarAddress, minio: minio.url("/").origin }, "sidecar serving");
   const [probe, webhook, sidecarApi] = listeners as [Listener, Listener, Listener];

@@ -17,7 +17,9 @@
  * client-node is pinned to 1.4.0: 2.0.x cannot verify a cluster CA under Bun
  * (SPEC 7); the https-with-CA tests in test/ keep that proven.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { delimiter, join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import fetch from "node-fetch";
 import { firstLine } from "../errors.ts";
@@ -191,19 +193,49 @@ function asKubeError(err: unknown, timeoutMs: number): KubeError {
   return new KubeError(code && !first.includes(code) ? `${code}: ${first}` : first, undefined, code);
 }
 
+/** No in-cluster config and no kubeconfig file: nothing to connect to (exit 3 names where we looked). */
+export class NoKubeconfigError extends Error {
+  override name = "NoKubeconfigError";
+}
+
+/** Where client-node (like kubectl) looks without --kubeconfig: each $KUBECONFIG entry, else ~/.kube/config. */
+export function defaultKubeconfigPaths(): { paths: string[]; from: string } {
+  const env = (process.env.KUBECONFIG ?? "").split(delimiter).filter(Boolean);
+  if (env.length) return { paths: env, from: "$KUBECONFIG" };
+  return { paths: [join(process.env.HOME || homedir(), ".kube", "config")], from: "~/.kube/config" };
+}
+
 /** `--kubeconfig` when given; in-cluster when KUBERNETES_SERVICE_HOST is set; else $KUBECONFIG or ~/.kube/config. */
 export function loadKube(kubeconfig?: string): Kube {
   const config = new KubeConfig();
   if (kubeconfig) config.loadFromFile(kubeconfig);
   else if (process.env.KUBERNETES_SERVICE_HOST) config.loadFromCluster();
-  else config.loadFromDefault();
+  else {
+    // Without this check client-node falls back to http://localhost:8080 and
+    // every request fails with "HTTP protocol is not allowed when skipTLSVerify
+    // is not set", which names neither the cause nor a fix.
+    const { paths, from } = defaultKubeconfigPaths();
+    if (!paths.some((p) => existsSync(p))) {
+      throw new NoKubeconfigError(
+        `no Kubernetes client configuration found: not in a pod (KUBERNETES_SERVICE_HOST is not set), no --kubeconfig, and no file at ${from} (${paths.join(delimiter)})`,
+      );
+    }
+    config.loadFromDefault();
+  }
   if (!config.getCurrentCluster()) throw new Error("no Kubernetes cluster configured (no in-cluster config and no kubeconfig)");
   return new Kube(config);
 }
 
-/** `--namespace`, else the pod's service-account namespace, else minio-operator. */
-export function resolveNamespace(flag?: string): string {
+/**
+ * `--namespace`; else, in a pod using its in-cluster config, the service
+ * account's namespace; else the kubeconfig's current-context namespace (as
+ * kubectl); else the service-account file; else minio-operator.
+ */
+export function resolveNamespace(flag?: string, kubeconfig?: string): string {
   if (flag) return flag;
+  const inCluster = !kubeconfig && !!process.env.KUBERNETES_SERVICE_HOST;
+  const fromContext = inCluster ? undefined : contextNamespace(kubeconfig);
+  if (fromContext) return fromContext;
   try {
     const ns = readFileSync(SERVICEACCOUNT_NAMESPACE, "utf8").trim();
     if (ns) return ns;
@@ -211,6 +243,19 @@ export function resolveNamespace(flag?: string): string {
     // not in a pod
   }
   return DEFAULT_NAMESPACE;
+}
+
+/** The current context's namespace; undefined when there is none or the kubeconfig cannot be read (loadKube reports that). */
+function contextNamespace(kubeconfig?: string): string | undefined {
+  try {
+    const config = new KubeConfig();
+    if (kubeconfig) config.loadFromFile(kubeconfig);
+    else if (defaultKubeconfigPaths().paths.some((p) => existsSync(p))) config.loadFromDefault();
+    else return undefined;
+    return config.getContextObject(config.getCurrentContext())?.namespace || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** HTTP status of an API error, or undefined for a network-level failure. */

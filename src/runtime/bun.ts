@@ -1,4 +1,4 @@
-/** Bun: Elysia's own listen (Bun.serve underneath); Bun's native YAML parser. */
+/** Bun: Elysia's own listen (Bun.serve underneath). */
 import type { Elysia } from "elysia";
 import type { Address, Listener } from "./index.ts";
 
@@ -18,8 +18,3 @@ export function listen(app: Elysia<any, any, any, any, any, any, any>, address: 
   };
 }
 
-/** Bun.YAML.parse gives one value for one document and an array for several. */
-export function parseYamlDocuments(text: string): unknown[] {
-  const value: unknown = Bun.YAML.parse(text);
-  return /^\s*---/m.test(text) && Array.isArray(value) ? value : [value];
-}

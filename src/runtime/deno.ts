@@ -1,6 +1,5 @@
-/** Deno: `Deno.serve` with the app's web-standard fetch handler; js-yaml. */
+/** Deno: `Deno.serve` with the app's web-standard fetch handler. */
 import type { Elysia } from "elysia";
-import { loadAll } from "js-yaml";
 import type { Address, Listener } from "./index.ts";
 
 interface DenoServer {
@@ -17,6 +16,3 @@ export function listen(app: Elysia<any, any, any, any, any, any, any>, address: 
   return { port: server.addr.port, stop: () => server.shutdown() };
 }
 
-export function parseYamlDocuments(text: string): unknown[] {
-  return loadAll(text);
-}

@@ -1,10 +1,10 @@
 /**
  * The one place that knows which runtime we are on (hono's adapter idea).
  * Everything else in `src/` is web-standard `fetch` handlers and node: modules.
- * - listen: Bun serves with Elysia's own `listen`, Deno with
- *   `Deno.serve(app.fetch)` (Elysia's `listen` throws on Deno, SPEC 7).
- * - YAML: Bun's native parser (0.5 ms for the example Tenant, against 8 ms
- *   to load and run js-yaml cold: most of `render`'s start-up), js-yaml on Deno.
+ * Bun serves with Elysia's own `listen`, Deno with `Deno.serve(app.fetch)`
+ * (Elysia's `listen` throws on Deno, SPEC 7). YAML is deliberately not here:
+ * Bun's native parser accepted documents js-yaml refused, so both runtimes
+ * use one parser (config/manifest.ts).
  */
 import type { Elysia } from "elysia";
 
@@ -35,7 +35,3 @@ export async function listen(app: Elysia<any, any, any, any, any, any, any>, add
   return (await adapter()).listen(app, address);
 }
 
-/** Every document of a YAML (or JSON) stream, as plain values. Throws on a syntax error. */
-export async function parseYamlDocuments(text: string): Promise<unknown[]> {
-  return (await adapter()).parseYamlDocuments(text);
-}

@@ -26,9 +26,18 @@ export function checkSchema<S extends TSchema>(schema: S, value: unknown, object
     throw new InputError(object, "", "not an object");
   }
   const first = Errors(schema, [], value).First();
-  if (first) throw new InputError(object, jsonPathToField(first.path) || "(root)", schemaReason(first.message));
+  if (first) throw new InputError(object, jsonPathToField(first.path) || "(root)", schemaReason(first.message) + yamlHint(first.message, first.value));
   return value as Static<S>;
 }
+
+/**
+ * An unquoted `on`, `yes` or `123` is a boolean or number in YAML (and to
+ * kubectl), not a string: say so, naming only the type, never the value.
+ */
+const yamlHint = (message: string, value: unknown) =>
+  message === "Expected string" && (typeof value === "number" || typeof value === "boolean")
+    ? ` (got a ${typeof value}; quote it in YAML)`
+    : "";
 
 // TypeBox messages ("Expected integer") are fine; make "Expected required property" read naturally.
 const schemaReason = (m: string) => (m === "Expected required property" ? "is required" : m.replace(/^Expected/, "expected"));

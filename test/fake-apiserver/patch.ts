@@ -19,6 +19,33 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   return out;
 }
 
+const namedList = (v: unknown): v is Array<Record<string, unknown>> => Array.isArray(v) && v.every((e) => isObject(e) && typeof e.name === "string");
+
+/**
+ * Strategic merge patch, approximated: like RFC 7386, except that lists of
+ * objects keyed by `name` (containers, env, volumes, volumeMounts, ports...)
+ * merge element by element instead of being replaced, which is what the real
+ * patchMergeKey of those fields does. Directives ($patch, $retainKeys) and
+ * other merge keys are not implemented.
+ */
+export function strategicMergePatch(target: unknown, patch: unknown): unknown {
+  if (!isObject(patch)) return clone(patch);
+  const out: Record<string, unknown> = isObject(target) ? { ...target } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else if (namedList(v) && namedList(out[k])) {
+      const merged = [...(out[k] as Array<Record<string, unknown>>)];
+      for (const item of v) {
+        const i = merged.findIndex((e) => e.name === item.name);
+        if (i >= 0) merged[i] = strategicMergePatch(merged[i], item) as Record<string, unknown>;
+        else merged.push(clone(item));
+      }
+      out[k] = merged;
+    } else out[k] = strategicMergePatch(out[k], v);
+  }
+  return out;
+}
+
 export interface JsonPatchOp {
   op: "add" | "remove" | "replace" | "move" | "copy" | "test";
   path: string;

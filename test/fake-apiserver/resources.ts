@@ -236,6 +236,79 @@ const events: ResourceType = {
   },
 };
 
+const QUALIFIED_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const str = (v: unknown) => (typeof v === "string" ? v : "");
+
+/**
+ * events.k8s.io/v1, with the strict validation kube-apiserver applies to
+ * writes through that API (k8s.io/kubernetes/pkg/apis/core/validation/events.go):
+ * eventTime, type, reportingController/Instance, action and reason required,
+ * length limits, a series of at least 2, and on update everything but the
+ * series immutable. Stored apart from core v1 events (the real server keeps
+ * one object readable through both APIs; nothing here reads across).
+ */
+const eventsV1: ResourceType = {
+  group: "events.k8s.io",
+  version: "v1",
+  resource: "events",
+  singular: "event",
+  kind: "Event",
+  listKind: "EventList",
+  namespaced: true,
+  shortNames: ["ev"],
+  custom: false,
+  statusSubresource: false,
+  nameValidation: "subdomain",
+  fieldLabels: {
+    "regarding.kind": (o) => o.regarding?.kind,
+    "regarding.namespace": (o) => o.regarding?.namespace,
+    "regarding.name": (o) => o.regarding?.name,
+    "regarding.uid": (o) => o.regarding?.uid,
+    reason: (o) => o.reason,
+    reportingController: (o) => o.reportingController,
+    type: (o) => o.type,
+  },
+  validate(obj, old) {
+    const causes: InvalidCause[] = [];
+    const required = (field: string) => causes.push({ field, type: "FieldValueRequired", detail: "" });
+    const invalid = (field: string, detail: string, value: unknown = "") => causes.push({ field, type: "FieldValueInvalid", value, detail });
+    const ns = obj.metadata?.namespace ?? "";
+    if (!obj.regarding?.namespace && ns !== "default" && ns !== "kube-system") invalid("involvedObject.namespace", "does not match event.namespace", obj.regarding?.namespace ?? "");
+    if (!str(obj.reportingController)) required("reportingController");
+    else if (str(obj.reportingController).length > 63 || !QUALIFIED_NAME.test(str(obj.reportingController).split("/").pop()!))
+      invalid("reportingController", "name part must consist of alphanumeric characters, '-', '_' or '.'", obj.reportingController);
+    if (!str(obj.reportingInstance)) required("reportingInstance");
+    if (str(obj.reportingInstance).length > 128) invalid("reportingInstance", "can have at most 128 characters");
+    if (!str(obj.action)) required("action");
+    if (str(obj.action).length > 128) invalid("action", "can have at most 128 characters");
+    if (!str(obj.reason)) required("reason");
+    if (str(obj.reason).length > 128) invalid("reason", "can have at most 128 characters");
+    if (str(obj.note).length > 1024) invalid("message", "can have at most 1024 characters");
+    const seriesChanged = !old || JSON.stringify(obj.series ?? null) !== JSON.stringify(old.series ?? null);
+    if (obj.series && seriesChanged) {
+      if (!(typeof obj.series.count === "number" && obj.series.count >= 2)) invalid("series.count", "should be at least 2");
+      if (!obj.series.lastObservedTime) required("series.lastObservedTime");
+    }
+    if (!old) {
+      if (!obj.eventTime) required("eventTime");
+      if (obj.type !== "Normal" && obj.type !== "Warning") invalid("type", `has invalid value: ${obj.type ?? ""}`);
+      if (obj.deprecatedFirstTimestamp) invalid("firstTimestamp", "needs to be unset");
+      if (obj.deprecatedLastTimestamp) invalid("lastTimestamp", "needs to be unset");
+      if (obj.deprecatedCount) invalid("count", "needs to be unset");
+      if (obj.deprecatedSource?.component || obj.deprecatedSource?.host) invalid("source", "needs to be unset");
+    } else {
+      const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+      for (const [field, path] of [
+        ["regarding", "involvedObject"], ["reason", "reason"], ["note", "message"], ["type", "type"], ["eventTime", "eventTime"],
+        ["action", "action"], ["related", "related"], ["reportingController", "reportingController"], ["reportingInstance", "reportingInstance"],
+      ] as const) {
+        if (!same(obj[field], old[field])) invalid(path, "field is immutable", obj[field]);
+      }
+    }
+    return causes;
+  },
+};
+
 const tenants: ResourceType = {
   group: "minio.min.io",
   version: "v2",
@@ -251,7 +324,36 @@ const tenants: ResourceType = {
   fieldLabels: {},
 };
 
-export const RESOURCE_TYPES: readonly ResourceType[] = [secrets, configmaps, services, events, tenants];
+/** Types with no behaviour beyond storage: enough to apply an install (README) to the fake cluster. */
+const plain = (group: string, version: string, resource: string, kind: string, namespaced = true, shortNames?: string[]): ResourceType => ({
+  group,
+  version,
+  resource,
+  singular: kind.toLowerCase(),
+  kind,
+  listKind: `${kind}List`,
+  namespaced,
+  ...(shortNames ? { shortNames } : {}),
+  custom: false,
+  statusSubresource: false,
+  nameValidation: resource === "namespaces" ? "dns1035" : "subdomain",
+  fieldLabels: {},
+});
+
+export const RESOURCE_TYPES: readonly ResourceType[] = [
+  secrets,
+  configmaps,
+  services,
+  events,
+  eventsV1,
+  tenants,
+  plain("", "v1", "namespaces", "Namespace", false, ["ns"]),
+  plain("", "v1", "serviceaccounts", "ServiceAccount", true, ["sa"]),
+  plain("", "v1", "pods", "Pod", true, ["po"]),
+  plain("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+  plain("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+  plain("apps", "v1", "deployments", "Deployment", true, ["deploy"]),
+];
 
 export function findResource(group: string, version: string, resource: string): ResourceType | undefined {
   return RESOURCE_TYPES.find((r) => r.group === group && r.version === version && r.resource === resource);
@@ -270,6 +372,8 @@ export function resolveKind(kindOrResource: string, apiVersion?: string): Resour
       (r.shortNames ?? []).includes(k)
     );
   });
+  // "Event"/"events" name both core v1 and events.k8s.io/v1: the core one, as kubectl resolves it.
+  if (candidates.length > 1 && candidates.filter((r) => r.group === "").length === 1) return candidates.find((r) => r.group === "")!;
   if (candidates.length !== 1) throw new Error(`fake-apiserver: unknown or ambiguous kind ${JSON.stringify(kindOrResource)}${apiVersion ? ` (${apiVersion})` : ""}`);
   return candidates[0]!;
 }

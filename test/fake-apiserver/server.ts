@@ -47,6 +47,12 @@ export interface FakeApiServerOptions {
   objects?: KObject[];
   /** Other certificate material than the committed fixtures. */
   tlsMaterial?: TlsMaterial;
+  /**
+   * Namespaces are objects: creating a namespaced object in a namespace that
+   * has no Namespace object is 404 (the NamespaceLifecycle admission plugin).
+   * Default false: any namespace exists.
+   */
+  strictNamespaces?: boolean;
 }
 
 export interface RequestRecord {
@@ -622,6 +628,9 @@ export class FakeApiServer {
         return this.handleWatch(rt, clusterWide ? undefined : ns, q, req, res, rec);
       }
       case "create": {
+        if (this.opts.strictNamespaces && rt.namespaced && !this.store.get(resolveKind("namespaces"), "", ns)) {
+          throw errors.notFound(resolveKind("namespaces"), ns);
+        }
         const created = this.store.create(rt, ns, parseJson(), { dryRun });
         return this.reply(res, rec, 201, created);
       }

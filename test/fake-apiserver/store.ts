@@ -4,7 +4,7 @@
 
 import { randomUUID } from "node:crypto";
 import { ApiError, errors } from "./errors.ts";
-import { canonical, clone, jsonPatch, mergePatch } from "./patch.ts";
+import { canonical, clone, jsonPatch, mergePatch, strategicMergePatch } from "./patch.ts";
 import { apiVersionOf, validateObjectMeta, type InvalidCause, type KObject, type ResourceContext, type ResourceType } from "./resources.ts";
 
 export type StoreEventType = "ADDED" | "MODIFIED" | "DELETED";
@@ -329,7 +329,7 @@ export class Store implements ResourceContext {
     else {
       if (patchBody === null || typeof patchBody !== "object" || Array.isArray(patchBody))
         throw errors.badRequest(`error decoding patch: json: cannot unmarshal ${Array.isArray(patchBody) ? "array" : typeof patchBody} into Go value of type map[string]interface {}`);
-      patched = mergePatch(cur, patchBody);
+      patched = type === "strategic" ? strategicMergePatch(cur, patchBody) : mergePatch(cur, patchBody);
     }
     if (patched === null || typeof patched !== "object" || Array.isArray(patched)) throw errors.badRequest("the patch produced an object that is not a JSON object");
     const obj = patched as KObject;
