@@ -77,8 +77,10 @@ export async function retry<T>(fn: () => Promise<T>, o: RetryOptions): Promise<T
       return await fn();
     } catch (err) {
       if (!o.retryable(err)) throw err;
-      const delay = backoff.next();
-      if (Date.now() + delay >= deadline) throw err;
+      // The whole budget is used: the last wait is cut to the deadline, and one more try follows it.
+      const left = deadline - Date.now();
+      if (left <= 0) throw err;
+      const delay = Math.min(backoff.next(), left);
       o.onRetry?.(err, backoff.failures, delay);
       await new Promise((r) => setTimeout(r, delay));
     }

@@ -16,6 +16,7 @@ import { BucketServices, type Owner } from "../buckets/bucket-services.ts";
 import { BucketReconciler } from "../buckets/reconcile.ts";
 import { InputError } from "../errors.ts";
 import type { Kube } from "../kube/client.ts";
+import { EventRecorder } from "../kube/events.ts";
 import type { WatchTimings } from "../kube/object-watch.ts";
 import { checkReadiness, MinioClient } from "../minio/client.ts";
 import { listen, parseAddress, type Listener } from "../runtime/index.ts";
@@ -77,6 +78,7 @@ export async function startSidecar(o: SidecarOptions, d: SidecarDeps, stopEarly?
     sidecar: address("--sidecar-address", o.sidecarAddress),
   };
   const metrics = createMetrics();
+  const events = new EventRecorder({ kube, log });
   const controller = new ConfigController({
     kube,
     namespace: o.namespace,
@@ -87,6 +89,7 @@ export async function startSidecar(o: SidecarOptions, d: SidecarDeps, stopEarly?
     log,
     metrics,
     watchTimings: d.watchTimings,
+    events,
   }).start();
 
   const first = await Promise.race([
@@ -166,6 +169,7 @@ export async function startSidecar(o: SidecarOptions, d: SidecarDeps, stopEarly?
       stopping = true;
       await stopAll();
       minio.close();
+      await events.flush();
     },
   };
 }

@@ -14,6 +14,7 @@ import { describe, InputError } from "../errors.ts";
 import type { Tenant } from "../tenant/schema.ts";
 import { type Kube, type KubeError } from "../kube/client.ts";
 import { ObjectWatch, type ObjectSource, type WatchStatus, type WatchTimings } from "../kube/object-watch.ts";
+import { ACTIONS, REASONS, tenantRegarding, type EventRecorder } from "../kube/events.ts";
 import { secretSource, tenantSource, type RawObject } from "../kube/sources.ts";
 import { Backoff, Sleeper } from "../retry.ts";
 import type { Metrics } from "./metrics.ts";
@@ -29,6 +30,8 @@ export interface ControllerOptions {
   log: Logger;
   metrics: Metrics;
   watchTimings?: Partial<WatchTimings>;
+  /** Configuration problems and the recovery, as Events regarding the Tenant (SPEC 4). */
+  events?: EventRecorder;
 }
 
 /** What /status shows: names, hashes, times, states, the last error. Never a value. */
@@ -50,7 +53,7 @@ export interface ControllerStatus {
  * pending or failing transiently), read (present or absent), or unreadable
  * for a reason retrying will not fix by itself (403, 401, ...).
  */
-type Observed = { state: "unseen" } | { state: "read"; object?: RawObject } | { state: "unreadable"; reason: string };
+type Observed = { state: "unseen" } | { state: "read"; object?: RawObject } | { state: "unreadable"; reason: string; status?: number };
 const UNSEEN: Observed = { state: "unseen" };
 
 /** Retrying a failed file write: 500 ms doubling to 30 s. */
@@ -131,7 +134,7 @@ export class ConfigController {
       log: this.o.log,
       timings: this.o.watchTimings,
       onRestart: (kind) => this.o.metrics.watchRestarts.inc({ kind }),
-      onError: (err: KubeError) => this.isCurrent(w) && on({ state: "unreadable", reason: `cannot be read: ${describe(err)}` }),
+      onError: (err: KubeError) => this.isCurrent(w) && on({ state: "unreadable", reason: `cannot be read: ${describe(err)}`, status: err.statusCode }),
     });
     return w.start();
   }
@@ -176,6 +179,18 @@ export class ConfigController {
     })();
   }
 
+  /**
+   * An invalid configuration as an Event regarding the Tenant (every occurrence: the recorder
+   * folds repeats into one Event's series). Needs the Tenant's uid, so not while it is unread.
+   */
+  private reportEvent(message: string) {
+    const regarding = tenantRegarding(this.tenantObject, this.o.namespace);
+    if (!regarding || !this.o.events) return;
+    const secret = this.secret.state === "unreadable" ? this.secret.status : this.secret.state === "read" && !this.secret.object ? 404 : undefined;
+    const reason = secret === 404 ? REASONS.SecretNotFound : secret === 403 ? REASONS.SecretForbidden : REASONS.ConfigInvalid;
+    this.o.events.report(regarding, "Warning", reason, `last good config file kept: ${message}`, ACTIONS.Apply);
+  }
+
   /** A failed write (full or read-only volume) is retried by itself; invalid input waits for the next change. */
   private async retryWrite() {
     if (this.writeRetrying || this.stopped) return;
@@ -215,6 +230,8 @@ export class ConfigController {
         log.info({ sha256, configFile: this.o.configFile }, "config file written");
       }
       if (this.lastError) log.info("configuration valid again");
+      const regarding = tenantRegarding(tenant, namespace);
+      if (regarding) this.o.events?.recovered(regarding, `config file written from ${tenantRef} and ${secretRef}`);
       this.writeBackoff.reset();
       this.lastError = undefined;
       metrics.configValid.set(1);
@@ -229,6 +246,7 @@ export class ConfigController {
         log.error({ reason, keptSha256: this.current?.sha256 }, `config not updated, keeping the last good file: ${message}`);
       }
       if (reason === "write") void this.retryWrite();
+      else this.reportEvent(message);
     } finally {
       this.firstSync?.();
       this.firstSync = undefined;

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadAll } from "js-yaml";
-import { FakeApiServer, startFakeApiServer, type FakeApiServerOptions, type KObject } from "../fake-apiserver/index.ts";
+import { FakeApiServer, startFakeApiServer, type FakeApiServerOptions, type KObject, type Rule } from "../fake-apiserver/index.ts";
 import { NS, PASSWORD, secret } from "./objects.ts";
 import { eventually, freePort, startSidecar, type SidecarProcess } from "./sidecar.ts";
 
@@ -39,7 +39,9 @@ export interface Env {
 let current: Env | undefined;
 
 /** Fake API server with the example Tenant and Secret, a Role limited by resourceNames, and the sidecar. */
-export async function setup(o: { tenant?: boolean; secretNames?: string[]; args?: string[]; api?: FakeApiServerOptions; listening?: boolean } = {}): Promise<Env> {
+export async function setup(
+  o: { tenant?: boolean; secretNames?: string[]; args?: string[]; api?: FakeApiServerOptions; listening?: boolean; extraRules?: Rule[]; env?: Record<string, string> } = {},
+): Promise<Env> {
   const options: FakeApiServerOptions = {
     ...o.api,
     tokens: {
@@ -48,6 +50,7 @@ export async function setup(o: { tenant?: boolean; secretNames?: string[]; args?
         rules: [
           { apiGroups: ["minio.min.io"], resources: ["tenants"], verbs: ["get", "list", "watch"], resourceNames: ["myminio"], namespaces: [NS] },
           { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"], resourceNames: o.secretNames ?? [SECRET], namespaces: [NS] },
+          ...(o.extraRules ?? []),
         ],
       },
     },
@@ -60,7 +63,7 @@ export async function setup(o: { tenant?: boolean; secretNames?: string[]; args?
   await api.writeKubeconfig(kubeconfig, { token: TOKEN, namespace: NS });
   const file = join(dir, "config", "config.env");
   current = { api, dir, file } as Env;
-  current.sc = await startSidecar({ kubeconfig, namespace: NS, configFile: file, args: o.args });
+  current.sc = await startSidecar({ kubeconfig, namespace: NS, configFile: file, args: o.args, env: o.env });
   return current;
 }
 
@@ -117,6 +120,8 @@ export async function finish(e: Env, o: { secretNames?: string[]; signal?: NodeJ
   const bad = e.api.requests
     .filter((r) => {
       if (r.status === 401 || r.status === 403) return true;
+      // Events regarding the Tenant are written, never read (SPEC 4).
+      if (r.apiGroup === "events.k8s.io" && r.resource === "events") return r.verb !== "create" && r.verb !== "patch";
       if (r.resource !== "secrets" && r.resource !== "tenants") return true; // nothing else is read
       if (r.verb !== "list" && r.verb !== "watch") return r.verb !== "get";
       return r.namespace !== NS || !r.name || r.query.fieldSelector !== `metadata.name=${r.name}` || !names[r.resource]!.includes(r.name);
