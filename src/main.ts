@@ -4,7 +4,6 @@
  * start nearly as fast as an empty binary.
  */
 import { openSync, closeSync, constants, writeSync } from "node:fs";
-import { stderr, stdout } from "./cli/output.ts";
 import { parseArgs, helpText } from "./cli/parse.ts";
 import { parseDuration } from "./cli/values.ts";
 import { describe, exitCodeOf } from "./errors.ts";
@@ -71,8 +70,6 @@ async function runClusterCommand(name: "validate" | "sidecar", flags: Flags): Pr
       await validate({ ...common, retryForMs: parseDuration(str(flags, "retry-for")!)! }, log);
       return 0;
     }
-    const { checkBindable } = await import("./server/bind-check.ts");
-    await checkBindable(["probe-address", "webhook-address", "sidecar-address"].map((f) => ({ flag: `--${f}`, value: str(flags, f)! })));
     const { sidecar } = await import("./commands/sidecar.ts");
     return await sidecar(
       {
@@ -124,5 +121,27 @@ function writeTerminationLog(path: string, line: string): void {
     // not in a container, or not writable: stderr has the line
   }
 }
+
+/**
+ * Synchronous writes to stdout and stderr. `process.stdout` costs about 4 ms
+ * to set up under Bun, paid by every `render` and `--version`; a plain
+ * write(2) on the file descriptor costs nothing and cannot be lost at exit.
+ */
+
+function write(fd: 1 | 2, text: string): void {
+  const buf = Buffer.from(text, "utf8");
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off);
+    } catch (err) {
+      // A non-blocking pipe that is full: try again (the reader is draining it).
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+    }
+  }
+}
+
+const stdout = (text: string) => write(1, text);
+const stderr = (text: string) => write(2, text);
 
 process.exit(await main(process.argv.slice(2)));

@@ -19,7 +19,7 @@ import type { Kube } from "../kube/client.ts";
 import { EventRecorder } from "../kube/events.ts";
 import type { WatchTimings } from "../kube/object-watch.ts";
 import { checkReadiness, MinioClient } from "../minio/client.ts";
-import { listen, parseAddress, type Listener } from "../runtime/index.ts";
+import { checkBindable, listen, parseAddress, type Listener } from "../runtime/index.ts";
 import { probeApp } from "../server/probe-server.ts";
 import { sidecarApiApp } from "../server/sidecar-api.ts";
 import { webhookApp } from "../server/webhook-server.ts";
@@ -175,6 +175,11 @@ export async function startSidecar(o: SidecarOptions, d: SidecarDeps, stopEarly?
 }
 
 export async function sidecar(o: SidecarOptions, log: Logger): Promise<number> {
+  await checkBindable([
+    { flag: "--probe-address", value: o.probeAddress },
+    { flag: "--webhook-address", value: o.webhookAddress },
+    { flag: "--sidecar-address", value: o.sidecarAddress },
+  ]);
   const kube = loadKubeOrFail(o.kubeconfig);
   const signals = new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
