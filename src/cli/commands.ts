@@ -1,6 +1,7 @@
 /**
- * Every command and flag, declared once (SPEC 2). The parser, the help text
- * and the README table all follow from this table.
+ * Every command and flag, declared once (SPEC 2). The parser and the help
+ * text follow from this table; test/docs.test.ts checks that
+ * docs/reference.md documents every flag in it.
  */
 import { checkAddress, checkDuration, checkHttpUrl, checkNamespace, isLoopbackAddress, type ValueCheck } from "./values.ts";
 
