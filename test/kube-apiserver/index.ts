@@ -31,6 +31,8 @@ export interface KubeServers {
   dir: string;
   /** The Kubernetes release, e.g. v1.37.2 (the cache directory's name). */
   version: string;
+  /** etcd --version's version, e.g. 3.7.0. */
+  etcdVersion: string;
   apiserver: string;
   etcd: string;
 }
@@ -40,11 +42,13 @@ export function kubeServers(): KubeServers {
   const r = spawnSync("bash", [join(ROOT, "scripts/kube-servers.sh"), "--dir"], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(r.stderr.trim() || "scripts/kube-servers.sh --dir failed");
   const dir = r.stdout.trim();
-  const s = { dir, version: dir.split("/").at(-1)!, apiserver: join(dir, "kube-apiserver"), etcd: join(dir, "etcd") };
-  for (const bin of [s.apiserver, s.etcd]) {
+  const apiserver = join(dir, "kube-apiserver");
+  const etcd = join(dir, "etcd");
+  for (const bin of [apiserver, etcd]) {
     if (!existsSync(bin)) throw new Error(`${bin} is missing: run scripts/kube-servers.sh (npm run test:kube does)`);
   }
-  return s;
+  const etcdVersion = /etcd Version: (\S+)/.exec(spawnSync(etcd, ["--version"], { encoding: "utf8" }).stdout)?.[1] ?? "unknown";
+  return { dir, version: dir.split("/").at(-1)!, apiserver, etcd, etcdVersion };
 }
 
 async function freePort(): Promise<number> {
@@ -224,6 +228,9 @@ interface AuditEvent {
   requestReceivedTimestamp?: string;
 }
 
+/** Not the harness's own requests nor the API server's requests to itself. */
+const underTest = (r: { user?: string }) => r.user !== ADMIN_USER && r.user !== "system:apiserver";
+
 const METHOD: Record<string, string> = { get: "GET", list: "GET", watch: "GET", create: "POST", update: "PUT", patch: "PATCH", delete: "DELETE", deletecollection: "DELETE" };
 
 export interface AuditedRequest extends RequestRecord {
@@ -295,7 +302,7 @@ class AuditLog {
     this.sync();
     return this.records
       .slice(fromIndex)
-      .filter((r) => r.watch && r.user !== ADMIN_USER && r.generation === this.generation && r.status === 200 && !this.completed.has(r.auditID))
+      .filter((r) => r.watch && underTest(r) && r.generation === this.generation && r.status === 200 && !this.completed.has(r.auditID))
       .map((r) => ({ path: r.path, query: r.query, resource: r.resource ?? "", namespace: r.namespace ?? "", startedAt: r.time }));
   }
 }
@@ -430,6 +437,8 @@ export class KubeControlPlane {
         `--audit-log-path=${this.audit.file}`,
         `--audit-policy-file=${join(this.dir, "audit-policy.yaml")}`,
         "--audit-log-format=json",
+        // Plain appends (no rotation): the harness reads the file incrementally, across restarts.
+        "--audit-log-maxsize=0",
         "--profiling=false",
         ...(this.opts.apiserverArgs ?? []),
         ...extraArgs,
@@ -445,6 +454,9 @@ export class KubeControlPlane {
       }
       await sleep(200);
     }
+    // /readyz does not wait for custom resources: right after a restart their
+    // storage answers 429 "storage is (re)initializing" for a moment.
+    if (this.crdInstalled) await this.waitTenantsServed(deadline);
     this.lastStartMs = performance.now() - t0;
     await this.proxy.listen();
   }
@@ -465,6 +477,19 @@ export class KubeControlPlane {
   /** Cuts every client connection (watches included); the server stays up. Returns how many were cut. */
   cutConnections(): number {
     return this.proxy.cut();
+  }
+
+  /**
+   * Clients under test are cut off (connections cut, connection refused) while
+   * `fn` runs, the API server stays up for the harness; then they may reconnect.
+   */
+  async withClientsCutOff<T>(fn: () => Promise<T>): Promise<T> {
+    await this.proxy.close();
+    try {
+      return await fn();
+    } finally {
+      await this.proxy.listen();
+    }
   }
 
   async close(): Promise<void> {
@@ -575,7 +600,13 @@ export class KubeControlPlane {
       if (Date.now() > deadline) throw new Error("the Tenant CRD did not become Established");
       await sleep(100);
     }
-    // Established can precede the discovery/REST endpoint answering; wait for a real list.
+    // Established can precede the REST endpoint answering.
+    await this.waitTenantsServed(deadline);
+    this.crdInstalled = true;
+  }
+
+  private crdInstalled = false;
+  private async waitTenantsServed(deadline: number) {
     for (;;) {
       const r = await this.raw("GET", "/apis/minio.min.io/v2/tenants?limit=1");
       if (r.status === 200) return;
@@ -623,7 +654,7 @@ export class KubeControlPlane {
   /** The audit log as request records, excluding the harness's own and the API server's internal requests. */
   requestsSince(index: number): AuditedRequest[] {
     this.audit.sync();
-    return this.audit.records.slice(index).filter((r) => r.user !== ADMIN_USER && r.user !== "system:apiserver");
+    return this.audit.records.slice(index).filter(underTest);
   }
   /** Watches of clients under test still open on the running API server (from audit index `index` on). */
   openWatchesSince(index: number): WatchInfo[] {

@@ -18,7 +18,7 @@ export function controlPlane(): Promise<KubeControlPlane> {
     const t0 = performance.now();
     const cp = await KubeControlPlane.start();
     console.log(
-      `kube-apiserver ${await cp.serverVersion()} (etcd ${cp.servers.dir}) ready in ${Math.round(performance.now() - t0)} ms ` +
+      `kube-apiserver ${await cp.serverVersion()}, etcd v${cp.servers.etcdVersion}: ready in ${Math.round(performance.now() - t0)} ms ` +
         `(kube-apiserver start ${Math.round(cp.lastStartMs)} ms)`,
     );
     return cp;
