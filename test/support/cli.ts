@@ -9,9 +9,13 @@ export interface RunResult {
 
 export const MAIN = new URL("../../src/main.ts", import.meta.url).pathname;
 
-export function runCli(args: string[], opts: { env?: Record<string, string | undefined>; timeoutMs?: number } = {}): Promise<RunResult> {
+/** The CLI command line: the compiled binary when SIDECAR_BIN is set (npm run test:kube), else the source under Bun. */
+export const cliCommand = (args: string[]) => (process.env.SIDECAR_BIN ? [process.env.SIDECAR_BIN, ...args] : [process.execPath, MAIN, ...args]);
+
+export function runCli(args: string[], opts: { env?: Record<string, string | undefined>; timeoutMs?: number; wrap?: string[] } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
+    const cmd = [...(opts.wrap ?? []), ...cliCommand(args)];
+    const child = spawn(cmd[0]!, cmd.slice(1), {
       env: { ...process.env, KUBERNETES_SERVICE_HOST: undefined, ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
     });
