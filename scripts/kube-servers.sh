@@ -14,7 +14,7 @@
 # (its main package is that module's root).
 #
 # Usage:
-#   scripts/kube-servers.sh             build if needed; prints the cache directory last
+#   scripts/kube-servers.sh             build if needed (progress on stderr); prints the cache directory
 #   scripts/kube-servers.sh --dir       print the cache directory (no build)
 #   scripts/kube-servers.sh --pin vX.Y.Z  regenerate test/kube-servers/go.mod for that
 #                                       Kubernetes release (reads its go.mod for the
@@ -23,13 +23,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mod_dir=test/kube-servers
 
-# Go is the only thing this needs; say so in one line when it is missing.
-if ! command -v go >/dev/null 2>&1; then
-  if [ -x /usr/local/go/bin/go ]; then export PATH="/usr/local/go/bin:$PATH"; else
-    echo "kube-servers: needs the Go toolchain (go >= 1.26 on PATH or at /usr/local/go/bin/go) to build kube-apiserver and etcd" >&2
+# Go is the only thing a build needs; say so in one line when it is missing
+# or too old (GOTOOLCHAIN=local: never fetch another toolchain behind our back).
+# $GO overrides which go is used.
+export GOTOOLCHAIN=local
+need_go() {
+  local want
+  want=$(awk '$1 == "go" { print $2; exit }' "$mod_dir/go.mod")
+  GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
+  local have
+  have=$("$GO" env GOVERSION 2>/dev/null) || have=""
+  have=${have#go}
+  if [ -z "$have" ] || [ "$(printf '%s\n%s\n' "$want" "$have" | sort -V | head -1)" != "$want" ]; then
+    echo "kube-servers: needs the Go toolchain >= $want (on PATH, at /usr/local/go/bin/go, or \$GO) to build kube-apiserver and etcd${have:+; found go$have}" >&2
     exit 1
   fi
-fi
+  export PATH="$(dirname "$GO"):$PATH"
+}
 
 # Two cores are shared; GOFLAGS from the environment (e.g. -mod=mod) must not
 # loosen the pin: -mod=readonly fails instead of silently changing go.mod.
@@ -46,7 +56,7 @@ pin() {
   local staging="v0.${BASH_REMATCH[1]}.${BASH_REMATCH[2]}"
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' RETURN
-  echo "kube-servers: reading k8s.io/kubernetes@$v go.mod"
+  echo "kube-servers: reading k8s.io/kubernetes@$v go.mod" >&2
   (cd "$tmp" && GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@$v" >info.json)
   local upstream
   upstream=$(sed -n 's/^\s*"GoMod": "\(.*\)",$/\1/p' "$tmp/info.json")
@@ -87,9 +97,9 @@ pin() {
     echo ")"
   } >"$mod_dir/go.mod"
   rm -f "$mod_dir/go.sum"
-  echo "kube-servers: go mod tidy (downloads the module graph)"
+  echo "kube-servers: go mod tidy (downloads the module graph)" >&2
   (cd "$mod_dir" && GOFLAGS=-mod=mod go mod tidy)
-  echo "kube-servers: pinned k8s.io/kubernetes $v, etcd $etcd, $(echo "$mods" | wc -l) staging modules at $staging"
+  echo "kube-servers: pinned k8s.io/kubernetes $v, etcd $etcd, $(echo "$mods" | wc -l) staging modules at $staging" >&2
 }
 
 kube_version=$(required k8s.io/kubernetes)
@@ -97,7 +107,7 @@ etcd_version=$(required go.etcd.io/etcd/server/v3)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/minio-operator-sidecar/kube/$kube_version
 
 case ${1:-} in
-  --pin) pin "${2:?--pin wants a version}"; exit 0 ;;
+  --pin) need_go; pin "${2:?--pin wants a version}"; exit 0 ;;
   --dir) echo "$cache"; exit 0 ;;
   "") ;;
   *) echo "usage: scripts/kube-servers.sh [--dir | --pin vX.Y.Z]" >&2; exit 2 ;;
@@ -107,10 +117,11 @@ esac
 # same version with different sums still rebuilds.
 stamp=$(cat "$mod_dir/go.mod" "$mod_dir/go.sum" | sha256sum | cut -c1-16)
 if [ -x "$cache/kube-apiserver" ] && [ -x "$cache/etcd" ] && [ "$(cat "$cache/stamp" 2>/dev/null)" = "$stamp" ]; then
-  echo "kube-servers: kube-apiserver $kube_version and etcd $etcd_version already built in $cache"
+  echo "kube-servers: kube-apiserver $kube_version and etcd $etcd_version already built in $cache" >&2
   echo "$cache"
   exit 0
 fi
+need_go
 mkdir -p "$cache"
 rm -f "$cache/stamp"
 
@@ -118,18 +129,24 @@ rm -f "$cache/stamp"
 # elapsed time every 100 packages instead of thousands of lines or silence.
 build() { # build NAME PACKAGE LDFLAGS
   local name=$1 pkg=$2 ldflags=$3 start=$SECONDS out="$cache/.$1.tmp"
-  echo "kube-servers: building $name ($pkg) with $(go version | awk '{print $3}'), -p $GOMAXPROCS ..."
-  (cd "$mod_dir" && go build -v -p "$GOMAXPROCS" -trimpath -ldflags "-s -w $ldflags" -o "$out" "$pkg") 2>&1 |
-    awk -v name="$name" -v start="$start" '
-      /^[a-zA-Z0-9._\/~-]+$/ { n++; if (n % 100 == 0) { printf "kube-servers:   %s: %d packages compiled\n", name, n; fflush() } next }
-      { print; fflush() }'
-  [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "kube-servers: building $name failed" >&2; rm -f "$out"; exit 1; }
+  echo "kube-servers: building $name ($pkg) with $(go version | awk '{print $3}'), -p $GOMAXPROCS ..." >&2
+  if ! (cd "$mod_dir" && go build -v -p "$GOMAXPROCS" -trimpath -ldflags "-s -w $ldflags" -o "$out" "$pkg") 2>&1 |
+    awk -v name="$name" -v t0="$(date +%s)" '
+      /^[a-zA-Z0-9._\/~-]+$/ {
+        if (++n % 100 == 0) { "date +%s" | getline now; close("date +%s"); printf "kube-servers:   %s: %d packages compiled, %ds\n", name, n, now - t0; fflush() }
+        next
+      }
+      { print; fflush() }' >&2; then
+    echo "kube-servers: building $name failed" >&2
+    rm -f "$out"
+    exit 1
+  fi
   mv "$out" "$cache/$name"
-  echo "kube-servers: built $name in $((SECONDS - start))s"
+  echo "kube-servers: built $name in $((SECONDS - start))s" >&2
 }
 
 total=$SECONDS
-(cd "$mod_dir" && go mod download)
+(cd "$mod_dir" && go mod download) >&2
 # What hack/lib/version.sh stamps into a release build; without it the server
 # reports v0.0.0-master and clients (and our output) cannot name the version.
 minor=${kube_version#v1.}; minor=${minor%%.*}
@@ -140,5 +157,5 @@ done
 build etcd go.etcd.io/etcd/server/v3 ""
 build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$kv"
 echo "$stamp" >"$cache/stamp"
-echo "kube-servers: kube-apiserver $kube_version and etcd $etcd_version built in $((SECONDS - total))s into $cache"
+echo "kube-servers: kube-apiserver $kube_version and etcd $etcd_version built in $((SECONDS - total))s into $cache" >&2
 echo "$cache"

@@ -11,7 +11,7 @@
 //    server stays up; it stops listening while the API server is stopped, so
 //    they see "connection refused" as they would without it.
 // Everything lives in one temp directory; the processes die with this one
-// (setpriv --pdeathsig, plus an exit hook), and the directory is removed.
+// (setpriv --pdeathsig), and a reaper removes the directory after it.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -65,31 +65,24 @@ async function freePort(): Promise<number> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ---- processes that must not outlive us ------------------------------------------------------
+//
+// bun test fires no process "exit" event, and Ctrl-C or a SIGKILL ends us
+// without any hook. So: the servers run under `setpriv --pdeathsig KILL` (the
+// kernel kills them when we die, however we die), and a detached reaper shell
+// removes the temp directory once our process is gone.
 
-const children = new Set<ChildProcess>();
-const dirs = new Set<string>();
-let hooked = false;
-function ownProcess(p: ChildProcess) {
-  children.add(p);
-  p.once("exit", () => children.delete(p));
-  if (hooked) return;
-  hooked = true;
-  process.once("exit", () => {
-    for (const c of children) c.kill("SIGKILL");
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
-  for (const sig of ["SIGINT", "SIGTERM"] as const) process.once(sig, () => process.exit(sig === "SIGINT" ? 130 : 143));
+const pdeath = ["setpriv", "--pdeathsig", "KILL", "--"];
+
+function reapWhenGone(dir: string) {
+  const script = 'while kill -0 "$1" 2>/dev/null; do sleep 0.5; done; sleep 1; rm -rf "$2"';
+  spawn("sh", ["-c", script, "reaper", String(process.pid), dir], { detached: true, stdio: "ignore" }).unref();
 }
-
-/** setpriv --pdeathsig KILL: the child is killed by the kernel even if this process is SIGKILLed. */
-const pdeath = spawnSync("setpriv", ["--help"]).status === 0 ? ["setpriv", "--pdeathsig", "KILL", "--"] : [];
 
 function startProcess(cmd: string[], logFile: string): ChildProcess {
   const full = [...pdeath, ...cmd];
   const fd = openSync(logFile, "a");
   const p = spawn(full[0]!, full.slice(1), { stdio: ["ignore", fd, fd] });
   closeSync(fd);
-  ownProcess(p);
   return p;
 }
 
@@ -341,8 +334,9 @@ export class KubeControlPlane {
 
   private constructor(private readonly opts: ControlPlaneOptions) {
     this.servers = kubeServers();
+    if (spawnSync("setpriv", ["--help"]).status !== 0) throw new Error("kube-apiserver harness: needs setpriv (util-linux) so the servers die with the tests");
     this.dir = mkdtempSync(join(tmpdir(), "kube-apiserver-"));
-    dirs.add(this.dir);
+    reapWhenGone(this.dir);
     this.pki = makePki(this.dir);
     this.audit = new AuditLog(join(this.dir, "audit.log"));
     this.proxy = new PassThrough(() => this.apiPort);
@@ -497,7 +491,6 @@ export class KubeControlPlane {
     await stopProcess(this.apiserver);
     await stopProcess(this.etcd);
     rmSync(this.dir, { recursive: true, force: true });
-    dirs.delete(this.dir);
   }
 
   // ---- admin client ---------------------------------------------------------------------------

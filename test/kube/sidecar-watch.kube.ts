@@ -4,9 +4,9 @@
  * server restarted with etcd kept (a 410 from its fresh watch cache), and
  * in-cluster mode with service-account files the TokenRequest API issued.
  */
-import { afterAll, afterEach, expect, test } from "bun:test";
+import { afterEach, expect, test } from "bun:test";
 import { NS, SIDECAR_USER } from "../support/backend.ts";
-import { controlPlane, kubeBackend, type KubeApiView } from "../support/kube-backend.ts";
+import { controlPlane, expectNoRefusals, kubeBackend, type KubeApiView } from "../support/kube-backend.ts";
 import { canUnshare, eventually } from "../support/sidecar.ts";
 import { SECRET, EXPECTED_BASE, cleanup, configEnv, expectedFile, fileIs, finish, metric, pw, setSecret, setupOn, status, statusWhen, type SetupOptions } from "../support/sidecar-cluster.ts";
 import { sidecarWatchScenarios } from "../scenarios/sidecar-watch.ts";
@@ -86,9 +86,4 @@ test.skipIf(!canUnshare)("in-cluster mode: KUBERNETES_SERVICE_HOST/_PORT and the
   await finish(e);
 });
 
-afterAll(async () => {
-  // No request of the sidecar's ServiceAccount was refused, in the whole audit log of this file.
-  const cp = await controlPlane();
-  const refused = cp.requestsSince(0).filter((r) => r.user === SIDECAR_USER && (r.status === 401 || r.status === 403));
-  expect(refused.map((r) => `${r.verb} ${r.path}?${new URLSearchParams(r.query)} -> ${r.status}`)).toEqual([]);
-});
+expectNoRefusals();

@@ -7,9 +7,10 @@
  * When a scenario needs more Secret names in the Role, the Role is edited the
  * way rbac.yaml's comment tells users to.
  */
+import { afterAll, beforeAll, expect } from "bun:test";
 import type { KObject, ObjectRef, PatchType, ListFilter, KubeconfigOptions } from "../fake-apiserver/index.ts";
 import { KubeControlPlane, type AuditedRequest } from "../kube-apiserver/index.ts";
-import { NS, SIDECAR_SA, shippedRbac, type ApiServer, type Backend, type Cluster, type ClusterOptions } from "./backend.ts";
+import { NS, SIDECAR_SA, SIDECAR_USER, shippedRbac, type ApiServer, type Backend, type Cluster, type ClusterOptions } from "./backend.ts";
 
 let started: Promise<KubeControlPlane> | undefined;
 /** The process-wide control plane; its start-up time is printed once. */
@@ -126,3 +127,22 @@ export const kubeBackend: Backend = {
     };
   },
 };
+
+/**
+ * Registers a check over the whole test file: every request the sidecar's
+ * ServiceAccount made was authorised by the shipped Role (no 401/403 in the
+ * real server's audit log), except those `expected` says the file provokes.
+ */
+export function expectNoRefusals(expected: (r: AuditedRequest) => boolean = () => false) {
+  let mark = 0;
+  beforeAll(async () => {
+    mark = (await controlPlane()).auditIndex;
+  });
+  afterAll(async () => {
+    const refused = (await controlPlane()).requestsSince(mark).filter((r) => r.user === SIDECAR_USER && (r.status === 401 || r.status === 403));
+    expect(refused.filter((r) => !expected(r)).map((r) => `${r.verb} ${r.path}?${new URLSearchParams(r.query)} -> ${r.status}`)).toEqual([]);
+  });
+}
+
+/** deploy/rbac.yaml grants no `list` on services (by design): the start-up reconcile's orphan search is refused. */
+export const orphanSearch = (r: AuditedRequest) => r.verb === "list" && r.resource === "services" && r.status === 403;
