@@ -190,4 +190,26 @@ export function sidecarWatchScenarios(setup: (o?: SetupOptions) => Promise<Env<A
     await fileIs(e, EXPECTED_BASE);
     await finish(e, { signal: "SIGINT" });
   });
+
+  test("API server stopped and restarted, storage kept: the file and health ride out the outage; the watches resume (410 from the fresh watch cache, re-list) and follow changes", async () => {
+    const e = await setup();
+    await fileIs(e, EXPECTED_BASE);
+    await e.cluster.stopApiServer();
+    await statusWhen(e, (s) => s.watches.every((w) => w.state !== "watching" && String(w.lastError).includes("ECONNREFUSED")), 10_000);
+    // Down: the last good file stays, and an outage is not a wedge (SPEC 5).
+    await Bun.sleep(1_500);
+    expect((await e.sc.probe("/healthz")).status).toBe(200);
+    expect((await status(e)).configValid).toBe(true);
+    expect(await fileText(e)).toBe(EXPECTED_BASE);
+    await e.cluster.startApiServer();
+    await setSecret(e, configEnv(pw("after-restart")));
+    await fileIs(e, expectedFile(pw("after-restart")), 20_000);
+    await eventually(() => e.api.openWatches.length === 2, 20_000, "both watches re-opened on the new API server");
+    // The new server's watch cache starts at a newer revision (its own start-up
+    // writes moved it on), so resuming from the old one is a 410 and a re-list.
+    expect(e.sc.logs.some((l) => /\b410\b/.test(String(l.msg)))).toBe(true);
+    await setSecret(e, configEnv(pw("after-restart-2")));
+    await fileIs(e, expectedFile(pw("after-restart-2")));
+    await finish(e);
+  }, 60_000);
 }

@@ -65,6 +65,10 @@ export interface Cluster<A extends ApiServer = ApiServer> {
    * secrets rule names `secretNames` instead (e.g. a Role that lacks the Secret).
    */
   tokenFor(secretNames: string[]): Promise<string>;
+  /** The API server goes away (connections refused) with its storage kept: etcd keeps running on the real one. */
+  stopApiServer(): Promise<void>;
+  /** ...and comes back on the same address: a new process, a fresh watch cache. */
+  startApiServer(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -117,6 +121,8 @@ export const fakeBackend: Backend = {
         api.setToken(t, { user: `system:serviceaccount:${NS}:${t}`, rules: shippedRoleRules(NS, secretNames) });
         return t;
       },
+      stopApiServer: () => api.stop(),
+      startApiServer: () => api.start(),
       close: () => api.close(),
     } satisfies Cluster<FakeApiServer>;
   },

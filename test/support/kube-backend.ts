@@ -123,6 +123,8 @@ export const kubeBackend: Backend = {
       token,
       adminToken,
       tokenFor: (secretNames) => boundIdentity(cp, `other-identity-${++identities}`, secretNames),
+      stopApiServer: () => cp.stopApiserver(),
+      startApiServer: () => cp.startApiserver(),
       async close() {},
     };
   },
