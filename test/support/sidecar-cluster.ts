@@ -134,7 +134,8 @@ export const setSecret = async (e: Env<ApiServer>, configEnvText: string | null,
 /**
  * What every test ends with: the sidecar is still running (it never exits on
  * its own), stops with exit 0 within 2 s on SIGTERM, read nothing but its two
- * objects by name, and printed no secret value.
+ * objects by name, was never refused (401/403, in the server's log or its
+ * own), and printed no secret value.
  */
 export async function finish(e: Env<ApiServer>, o: { secretNames?: string[]; signal?: NodeJS.Signals } = {}) {
   expect(e.sc.proc.exitCode).toBeNull();
@@ -151,6 +152,8 @@ export async function finish(e: Env<ApiServer>, o: { secretNames?: string[]; sig
     })
     .map((r) => `${r.method} ${r.path}?${new URLSearchParams(r.query)} -> ${r.status}`);
   expect(bad).toEqual([]);
+  // Nor did the sidecar itself see a refusal (its own log).
+  expect(e.sc.logs.filter((l) => /\b40[13]\b|forbidden|unauthorized/i.test(JSON.stringify(l)))).toEqual([]);
   expect(e.api.requests.some((r) => r.resource === "secrets" && r.watch)).toBe(true);
   for (const out of [e.sc.stdout(), e.sc.stderr()]) {
     expect(out).not.toContain(PASSWORD);
