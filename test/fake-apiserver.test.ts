@@ -644,6 +644,51 @@ describe("fake apiserver over https with the real client-node", () => {
   });
 });
 
+describe("answers aligned with kube-apiserver v1.37 (test/kube/fake-parity.kube.ts compares them)", () => {
+  let server: FakeApiServer;
+  const call = async (method: string, path: string, body?: unknown, contentType = "application/json") => {
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN}`, ...(body === undefined ? {} : { "content-type": contentType }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      tls: { ca: server.caPem },
+    } as RequestInit);
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  beforeAll(async () => {
+    server = await startFakeApiServer({ tokens: { [ADMIN]: "admin" } });
+    server.create({ apiVersion: "v1", kind: "Service", metadata: { name: "svc", namespace: NS }, spec: { type: "ExternalName", externalName: "x.example.com" } });
+    server.create({ apiVersion: "v1", kind: "Secret", metadata: { name: "s", namespace: NS }, data: {} });
+    server.create({ apiVersion: `${GROUP}/${VERSION}`, kind: "Tenant", metadata: { name: "t", namespace: NS }, spec: {} });
+  });
+  afterAll(() => server.close());
+
+  test("DELETE of a Service answers with the deleted Service, of a Secret with a Success Status", async () => {
+    expect((await call("DELETE", `/api/v1/namespaces/${NS}/services/svc`)).body).toMatchObject({ kind: "Service", metadata: { name: "svc" } });
+    expect((await call("DELETE", `/api/v1/namespaces/${NS}/secrets/s`)).body).toMatchObject({ kind: "Status", status: "Success" });
+  });
+
+  test("failed delete preconditions are worded on the kind, like the registry store", async () => {
+    const uid = "00000000-0000-4000-8000-000000000000";
+    const r = await call("DELETE", `/apis/${GROUP}/${VERSION}/namespaces/${NS}/tenants/t`, { kind: "DeleteOptions", apiVersion: "v1", preconditions: { uid } });
+    expect(r.status).toBe(409);
+    expect(r.body.message).toMatch(new RegExp(`^Operation cannot be fulfilled on Tenant\\.minio\\.min\\.io "t": the UID in the precondition \\(${uid}\\) does not match the UID in record \\([-0-9a-f]{36}\\)\\. The object might have been deleted and then recreated$`));
+  });
+
+  test("a Tenant update without resourceVersion: 422 naming the qualified resource", async () => {
+    const r = await call("PUT", `/apis/${GROUP}/${VERSION}/namespaces/${NS}/tenants/t`, { apiVersion: `${GROUP}/${VERSION}`, kind: "Tenant", metadata: { name: "t" }, spec: {} });
+    expect([r.status, r.body.message]).toEqual([422, 'tenants.minio.min.io "t" is invalid: metadata.resourceVersion: Invalid value: 0: must be specified for an update']);
+  });
+
+  test("JSON patch: `replace` of a missing key adds it (json-patch v4); a patch that does not apply is a generic 422 with the cause", async () => {
+    const ok = await call("PATCH", `/apis/${GROUP}/${VERSION}/namespaces/${NS}/tenants/t`, [{ op: "replace", path: "/spec/requestAutoCert", value: true }], "application/json-patch+json");
+    expect([ok.status, ok.body.spec]).toEqual([200, { requestAutoCert: true }]);
+    const bad = await call("PATCH", `/apis/${GROUP}/${VERSION}/namespaces/${NS}/tenants/t`, [{ op: "remove", path: "/spec/nope" }], "application/json-patch+json");
+    expect([bad.status, bad.body.message]).toEqual([422, "the server rejected our request due to an error in our request"]);
+    expect(bad.body.details.causes[0].message).toContain("nope");
+  });
+});
+
 describe("fake apiserver over plain http", () => {
   let server: FakeApiServer;
   beforeAll(async () => {

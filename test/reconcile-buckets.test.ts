@@ -362,6 +362,7 @@ describe("in-process: the real bucket loop against the fake API server and the f
   });
 
   test("shipped Role (no list): orphans are the bucket Services this process created that have no bucket any more; prune deletes only those", async () => {
+    const from = w.api.requests.length;
     const { reconciler, webhook } = await wire({ prune: true, loop: false });
     expect((await webhook("made-by-webhook")).status).toBe(200);
     expect((await webhook("minio")).status).toBe(409); // not ours, so never remembered nor pruned
@@ -374,6 +375,8 @@ describe("in-process: the real bucket loop against the fake API server and the f
     expect((await webhook("short-lived")).status).toBe(200);
     expect((await webhook("short-lived", true)).status).toBe(200);
     expect((await reconciler.run(["alpha", "beta"])).orphans).toEqual([]);
+    // The refused LIST is asked once per process, not on every run (each is a 403 in the audit log).
+    expect(w.api.requests.slice(from).filter((r) => r.resource === "services" && r.verb === "list").map((r) => r.status)).toEqual([403]);
   });
 
   test("admin (list allowed): orphans found by label and ownership, reported without prune", async () => {

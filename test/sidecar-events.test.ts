@@ -8,15 +8,15 @@
 import { afterEach, expect, test } from "bun:test";
 import { NS, PASSWORD } from "./support/objects.ts";
 import { eventually } from "./support/sidecar.ts";
+import { shippedRoleRules, SIDECAR_USER } from "./support/backend.ts";
 import { cleanup, configEnv, EXAMPLE_PASSWORD, EXPECTED_BASE, expectedFile, fileIs, finish, pw, SECRET, SECRET_V2, setSecret, setup, statusWhen } from "./support/sidecar-cluster.ts";
 
 afterEach(cleanup);
 
 type Ev = { type?: string; reason?: string; note?: string; action?: string; reportingController?: string; regarding?: { kind?: string; name?: string; uid?: string }; series?: { count?: number } };
-const EVENTS = { apiGroups: ["events.k8s.io"], resources: ["events"], verbs: ["create", "patch"], namespaces: [NS] };
 
 test("invalid Secret: one Warning ConfigInvalid regarding the Tenant, repeats counted; fixed: a Normal ConfigApplied; no secret value", async () => {
-  const e = await setup({ extraRules: [EVENTS], env: { POD_NAME: "myminio-pool-0-0" } });
+  const e = await setup({ env: { POD_NAME: "myminio-pool-0-0" } });
   await fileIs(e, EXPECTED_BASE);
   const events = () => e.api.list("events.events.k8s.io", { namespace: NS }) as Ev[];
   const tenantUid = e.api.get(`tenants/${NS}/myminio`)!.metadata!.uid;
@@ -41,7 +41,7 @@ test("invalid Secret: one Warning ConfigInvalid regarding the Tenant, repeats co
 });
 
 test("Tenant switched to a Secret the Role does not name: SecretForbidden; to one that does not exist: SecretNotFound", async () => {
-  const e = await setup({ extraRules: [EVENTS], secretNames: [SECRET, "absent"] });
+  const e = await setup({ secretNames: [SECRET, "absent"] });
   await fileIs(e, EXPECTED_BASE);
   const events = () => e.api.list("events.events.k8s.io", { namespace: NS }) as Ev[];
   e.api.patch(`tenants/${NS}/myminio`, { spec: { configuration: { name: SECRET_V2 } } });
@@ -55,6 +55,8 @@ test("Tenant switched to a Secret the Role does not name: SecretForbidden; to on
 
 test("without the events permission: one warning, no Event, everything else as usual", async () => {
   const e = await setup();
+  // An older Role, before events were added to deploy/rbac.yaml.
+  e.api.setToken(e.cluster.token, { user: SIDECAR_USER, rules: shippedRoleRules(NS).filter((r) => !r.apiGroups.includes("events.k8s.io")) });
   await fileIs(e, EXPECTED_BASE);
   setSecret(e, 'export MINIO_ROOT_USER="minio"\n');
   await statusWhen(e, (s) => s.configValid === false);

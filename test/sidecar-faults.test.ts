@@ -133,6 +133,8 @@ test("API server stopped for 4 s and restarted on the same port: converges withi
   const ms = performance.now() - t0;
   console.log(`converged ${Math.round(ms)} ms after the API server came back`);
   expect(ms).toBeLessThan(12_000); // backoff cap is 10 s; after ~4 s down the next try is at most ~4-8 s away
+  // As on a real kube-apiserver, the restarted server's watch history starts anew: the resume is a 410.
+  expect(e.sc.logs.some((l) => /\b410\b/.test(String(l.msg)))).toBe(true);
   setSecret(e, configEnv(pw("after-restart")));
   await fileIs(e, expectedFile(pw("after-restart")));
   await finish(e);

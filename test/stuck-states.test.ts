@@ -21,6 +21,7 @@ import { startFakeMinio, type FakeMinio } from "./fake-minio/index.ts";
 import { startWorld, until, type World } from "./fake-minio/world.ts";
 import { CREDENTIALS, NS, PASSWORD, secret, tenant } from "./support/objects.ts";
 import { eventually } from "./support/sidecar.ts";
+import { shippedRoleRules, SIDECAR_USER } from "./support/backend.ts";
 import {
   cleanup,
   configEnv,
@@ -108,13 +109,7 @@ describe("the sidecar process, production timings", () => {
     expect(await readFile(e.file, "utf8")).toBe(EXPECTED_BASE); // last good file kept
     expect((await e.sc.probe("/healthz")).status).toBe(200); // a permission problem is not a wedge
     // The Role is fixed: the watch's retry reads it, and the file follows.
-    e.api.setToken("sidecar-token", {
-      user: "system:serviceaccount:minio-tenant:myminio-sa",
-      rules: [
-        { apiGroups: ["minio.min.io"], resources: ["tenants"], verbs: ["get", "list", "watch"], resourceNames: ["myminio"], namespaces: [NS] },
-        { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"], resourceNames: [SECRET, SECRET_V2], namespaces: [NS] },
-      ],
-    });
+    e.api.setToken(e.cluster.token, { user: SIDECAR_USER, rules: shippedRoleRules(NS, [SECRET, SECRET_V2]) });
     await fileIs(e, expectedFile(pw("v2")), 20_000);
     await statusWhen(e, (s) => s.configValid === true, 20_000);
     expect(await metric(e, "minio_sidecar_config_valid")).toBe(1);

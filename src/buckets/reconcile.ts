@@ -31,6 +31,8 @@ export interface ReconcileResult {
 export class BucketReconciler {
   /** Bucket Services this process created or found (the fallback when LIST is forbidden). */
   private readonly known = new Set<string>();
+  /** LIST of Services was refused once: use `known` from then on. */
+  private listForbidden = false;
 
   constructor(
     private readonly kube: Kube,
@@ -79,25 +81,30 @@ export class BucketReconciler {
   private async ourServices(): Promise<string[]> {
     const owner = this.owner();
     if (!owner) return [];
-    try {
-      const list = await this.kube.request<V1ServiceList>({
-        path: this.services.collection,
-        query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY["app.kubernetes.io/managed-by"]},${TENANT_LABEL}=${owner.name}` },
-      });
-      return (list.items ?? [])
-        .filter((s) => this.services.isOurs(s, owner))
-        .map((s) => s.metadata?.name ?? "")
-        .filter(Boolean);
-    } catch (err) {
-      if (statusOf(err) !== 403) throw new Error(`listing bucket Services: ${describe(err)}`);
-      const stillOurs = await Promise.all(
-        [...this.known].map(async (name) => {
-          const svc = await this.services.read(name).catch(() => undefined);
-          if (!svc) this.known.delete(name);
-          return svc && this.services.isOurs(svc, owner) ? name : undefined;
-        }),
-      );
-      return stillOurs.filter((n): n is string => !!n);
+    if (!this.listForbidden) {
+      try {
+        const list = await this.kube.request<V1ServiceList>({
+          path: this.services.collection,
+          query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY["app.kubernetes.io/managed-by"]},${TENANT_LABEL}=${owner.name}` },
+        });
+        return (list.items ?? [])
+          .filter((s) => this.services.isOurs(s, owner))
+          .map((s) => s.metadata?.name ?? "")
+          .filter(Boolean);
+      } catch (err) {
+        if (statusOf(err) !== 403) throw new Error(`listing bucket Services: ${describe(err)}`);
+        // The shipped Role grants no list: asked once per process, not on every run (each refusal
+        // is a 403 in the cluster's audit log). A Role changed later takes effect on the next pod start.
+        this.listForbidden = true;
+      }
     }
+    const stillOurs = await Promise.all(
+      [...this.known].map(async (name) => {
+        const svc = await this.services.read(name).catch(() => undefined);
+        if (!svc) this.known.delete(name);
+        return svc && this.services.isOurs(svc, owner) ? name : undefined;
+      }),
+    );
+    return stillOurs.filter((n): n is string => !!n);
   }
 }

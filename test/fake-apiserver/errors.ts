@@ -94,7 +94,17 @@ export const errors = {
   conflict(rt: ResourceType, name: string, why = "the object has been modified; please apply your changes to the latest version and try again"): ApiError {
     return new ApiError(409, "Conflict", `Operation cannot be fulfilled on ${qualifiedResource(rt)} "${name}": ${why}`, resourceDetails(rt, name));
   },
-  invalid(rt: ResourceType, name: string, causes: Array<{ field: string; type: "FieldValueInvalid" | "FieldValueRequired" | "FieldValueForbidden"; detail: string; value?: unknown }>): ApiError {
+  /**
+   * A failed delete precondition, worded like the registry store's: on the kind
+   * (group-qualified for custom resources), not the resource.
+   */
+  preconditionFailed(rt: ResourceType, name: string, field: "UID" | "ResourceVersion", want: string, have: string | undefined): ApiError {
+    const kind = rt.group ? `${rt.kind}.${rt.group}` : rt.kind;
+    const tail = field === "UID" ? "The object might have been deleted and then recreated" : "The object might have been modified";
+    return new ApiError(409, "Conflict", `Operation cannot be fulfilled on ${kind} "${name}": the ${field} in the precondition (${want}) does not match the ${field} in record (${have}). ${tail}`, resourceDetails(rt, name));
+  },
+  /** `subject` defaults to the kind; some server paths name the qualified resource instead. */
+  invalid(rt: ResourceType, name: string, causes: Array<{ field: string; type: "FieldValueInvalid" | "FieldValueRequired" | "FieldValueForbidden"; detail: string; value?: unknown }>, subject = rt.kind): ApiError {
     const rendered = causes.map((c) => {
       const what =
         c.type === "FieldValueRequired"
@@ -110,7 +120,7 @@ export const errors = {
         : `[${rendered.map((c) => `${c.field}: ${c.message}`).join(", ")}]`;
     const details: StatusDetails = { name, kind: rt.kind, causes: rendered };
     if (rt.group) details.group = rt.group;
-    return new ApiError(422, "Invalid", `${rt.kind} "${name}" is invalid: ${summary}`, details);
+    return new ApiError(422, "Invalid", `${subject} "${name}" is invalid: ${summary}`, details);
   },
   forbidden(attrs: { user: string; verb: string; apiGroup: string; resource: string; subresource?: string; namespace: string; name: string }): ApiError {
     // k8s.io/apiserver/pkg/endpoints/handlers/responsewriters.forbiddenMessage + apierrors.NewForbidden

@@ -53,8 +53,14 @@ export interface JsonPatchOp {
   value?: unknown;
 }
 
+/**
+ * A JSON patch that does not apply: kube-apiserver answers 422 with a generic
+ * message and the json-patch library's error only as a cause.
+ */
 function unprocessable(message: string): ApiError {
-  return new ApiError(422, "Invalid", message);
+  const generic = "the server rejected our request due to an error in our request";
+  const cause = message.startsWith(`${generic}: `) ? message.slice(generic.length + 2) : message;
+  return new ApiError(422, "Invalid", generic, { causes: [{ reason: "UnexpectedServerResponse", message: cause }] });
 }
 
 function parsePointer(p: string): string[] {
@@ -138,8 +144,7 @@ function addAt(doc: unknown, path: string, value: unknown, replace: boolean): un
       else parent.splice(i, 0, clone(value));
     }
   } else if (isObject(parent)) {
-    if (replace && !(key in parent))
-      throw unprocessable(`the server rejected our request due to an error in our request: replace operation does not apply: doc is missing key: ${path}: missing value`);
+    // `replace` of a missing key adds it, as kube-apiserver's json-patch (v4) does, unlike RFC 6902.
     parent[key] = clone(value);
   } else {
     throw unprocessable(`the server rejected our request due to an error in our request: doc is missing path: "${path}"`);

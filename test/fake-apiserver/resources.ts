@@ -34,6 +34,8 @@ export interface ResourceType {
   /** Supported fieldSelector labels (metadata.name / metadata.namespace always supported). */
   fieldLabels: Record<string, (o: KObject) => string | undefined>;
   nameValidation: "subdomain" | "dns1035";
+  /** DELETE answers 200 with the deleted object instead of a Success Status (kube-apiserver's ReturnDeletedObject; Services). */
+  returnDeletedObject?: boolean;
   /** Mutate a new object before it is stored (defaulting, stringData...). */
   prepareCreate?(obj: KObject, ctx: ResourceContext): void;
   /** Mutate an updated object before it is stored. */
@@ -182,6 +184,7 @@ const services: ResourceType = {
   custom: false,
   statusSubresource: false,
   nameValidation: "dns1035",
+  returnDeletedObject: true,
   fieldLabels: { "spec.clusterIP": (o) => o.spec?.clusterIP, "spec.type": (o) => o.spec?.type },
   prepareCreate(obj, ctx) {
     defaultServiceSpec(obj, ctx);

@@ -205,6 +205,8 @@ export class FakeApiServer {
   /** Start listening (on the same port as before after a stop()). */
   async start(): Promise<void> {
     if (this.server) return;
+    // Listening again after stop(): like a restarted kube-apiserver (see Store.restartWatchCache).
+    if (this.stoppedOnce) this.store.restartWatchCache();
     const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
       this.handle(req, res).catch((e) => {
         console.error("fake-apiserver: unhandled error", e);
@@ -236,11 +238,14 @@ export class FakeApiServer {
     this.server = server;
   }
 
-  /** Stop listening: every open connection (watches included) is destroyed. The store survives. */
+  private stoppedOnce = false;
+
+  /** Stop listening: every open connection (watches included) is destroyed. The store survives; its watch history does not (see start). */
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    this.stoppedOnce = true;
     for (const w of [...this.watches]) w.close();
     for (const s of [...this.sockets]) s.destroy();
     (server as { closeAllConnections?: () => void }).closeAllConnections?.();
@@ -688,8 +693,10 @@ export class FakeApiServer {
     rec: RequestRecord,
   ): void {
     const { object, pending } = this.store.delete(rt, ns, name, { preconditions, dryRun });
-    // Marked for deletion (finalizers): 202 with the object; deleted: 200 with a Success Status.
+    // Marked for deletion (finalizers): 202 with the object; deleted: 200 with a
+    // Success Status, or with the deleted object for types that return it (Services).
     if (pending) return this.reply(res, rec, 202, object);
+    if (rt.returnDeletedObject) return this.reply(res, rec, 200, object);
     return this.reply(res, rec, 200, successStatus(rt, name, object.metadata?.uid));
   }
 

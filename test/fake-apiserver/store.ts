@@ -3,7 +3,7 @@
 // semantics of the generic registry (k8s.io/apiserver/pkg/registry/generic/registry).
 
 import { randomUUID } from "node:crypto";
-import { ApiError, errors } from "./errors.ts";
+import { ApiError, errors, qualifiedResource } from "./errors.ts";
 import { canonical, clone, jsonPatch, mergePatch, strategicMergePatch } from "./patch.ts";
 import { apiVersionOf, validateObjectMeta, type InvalidCause, type KObject, type ResourceContext, type ResourceType } from "./resources.ts";
 
@@ -131,6 +131,17 @@ export class Store implements ResourceContext {
   eventsSince(rv: number): StoreEvent[] | "expired" {
     if (rv < this.compactedRv) return "expired";
     return this.history.filter((e) => e.rv > rv);
+  }
+
+  /**
+   * What a restarted kube-apiserver looks like: its own start-up writes (its
+   * identity Lease) move the revision on without touching any object here, and
+   * its fresh watch cache starts there, so a watch resumed from any earlier
+   * resourceVersion gets 410 (`too old resource version`), as measured.
+   */
+  restartWatchCache(): void {
+    this.rv++;
+    this.compact();
   }
 
   /** Forget all history: every watch from a resourceVersion older than the current one gets 410. */
@@ -273,10 +284,16 @@ export class Store implements ResourceContext {
     if (rvGiven) {
       if (String(md.resourceVersion) !== cur.metadata.resourceVersion) throw errors.conflict(rt, name);
     } else if (rt.custom && !opts.isPatch && scope !== "all") {
-      throw errors.invalid(rt, name, [{ field: "metadata.resourceVersion", type: "FieldValueInvalid", value: "0x0", detail: "must be specified for an update" }]);
+      throw errors.invalid(rt, name, [{ field: "metadata.resourceVersion", type: "FieldValueInvalid", value: 0, detail: "must be specified for an update" }], qualifiedResource(rt));
     }
     if (md.uid && md.uid !== cur.metadata.uid) {
-      throw errors.conflict(rt, name, `Precondition failed: UID in precondition: ${md.uid}, UID in object meta: ${cur.metadata.uid}`);
+      // Verbatim the storage layer's error that kube-apiserver passes through.
+      const key = `/registry/${rt.group ? `${rt.group}/` : ""}${rt.resource}/${rt.namespaced ? `${ns}/` : ""}${name}`;
+      throw errors.conflict(
+        rt,
+        name,
+        `StorageError: invalid object, Code: 4, Key: ${key}, ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in precondition: ${md.uid}, UID in object meta: ${cur.metadata.uid}`,
+      );
     }
 
     if (scope === "status") {
@@ -356,10 +373,9 @@ export class Store implements ResourceContext {
     const cur = this.bucket(rt).get(k);
     if (!cur) throw errors.notFound(rt, name);
     const pre = opts.preconditions;
-    if (pre?.uid && pre.uid !== cur.metadata.uid)
-      throw errors.conflict(rt, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cur.metadata.uid}`);
+    if (pre?.uid && pre.uid !== cur.metadata.uid) throw errors.preconditionFailed(rt, name, "UID", pre.uid, cur.metadata.uid);
     if (pre?.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion)
-      throw errors.conflict(rt, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`);
+      throw errors.preconditionFailed(rt, name, "ResourceVersion", pre.resourceVersion, cur.metadata.resourceVersion);
     if ((cur.metadata.finalizers ?? []).length > 0) {
       if (cur.metadata.deletionTimestamp || opts.dryRun) return { object: clone(cur), pending: true };
       const next = clone(cur);

@@ -6,13 +6,15 @@
  * Tenant, exactly like `t.OwnerRef()` in the operator), plus a fake MinIO.
  * The sidecar authenticates with a token bound to the Role shipped in
  * deploy/rbac.yaml, so every test also proves that Role is enough.
+ * startWorldOn(kubeBackend) builds the same world on a real kube-apiserver.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadAll } from "js-yaml";
-import { startFakeApiServer, type FakeApiServer, type KObject, type Rule } from "../fake-apiserver/index.ts";
+import { startFakeApiServer, type FakeApiServer, type KObject } from "../fake-apiserver/index.ts";
+import { shippedRoleRules, type ApiServer, type Backend } from "../support/backend.ts";
 import { CREDENTIALS, NS, PASSWORD, secret, tenant } from "../support/objects.ts";
 import { eventually, startSidecar, type SidecarProcess } from "../support/sidecar.ts";
 import { startFakeMinio, type FakeMinio, type FakeMinioOptions } from "./index.ts";
@@ -26,13 +28,7 @@ export const OPERATOR_SERVICES = ["minio", `${TENANT}-hl`, `${TENANT}-console`];
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
-/** The Role of deploy/rbac.yaml as fake-apiserver rules, bound in `namespace`. */
-export function shippedRoleRules(namespace = NS): Rule[] {
-  const docs = loadAll(readFileSync(join(ROOT, "deploy/rbac.yaml"), "utf8")) as Array<{ kind?: string; rules?: Rule[] }>;
-  const role = docs.find((d) => d?.kind === "Role");
-  if (!role?.rules) throw new Error("deploy/rbac.yaml has no Role");
-  return role.rules.map((r) => ({ ...r, namespaces: [namespace] }));
-}
+export { shippedRoleRules };
 
 export interface WorldOptions {
   /** Merged into the Tenant's spec (default: bucketDNS on, TLS on). */
@@ -44,8 +40,8 @@ export interface WorldOptions {
   operatorServices?: boolean;
 }
 
-export interface World {
-  api: FakeApiServer;
+export interface World<A extends ApiServer = FakeApiServer> {
+  api: A;
   minio: FakeMinio;
   dir: string;
   kubeconfig: string;
@@ -53,7 +49,8 @@ export interface World {
   tenantUid: string;
   /** The sidecar (from source, or SIDECAR_BIN) against this world, MinIO at the fake's URL. */
   sidecar(args?: string[], env?: Record<string, string | undefined>): Promise<SidecarProcess>;
-  service(name: string): KObject | undefined;
+  /** Synchronous on the fake; `await` it in scenarios that run on both. */
+  service(name: string): A extends FakeApiServer ? KObject | undefined : Promise<KObject | undefined>;
   close(): Promise<void>;
 }
 
@@ -76,24 +73,24 @@ export function operatorService(name: string, uid: string, tls = true): KObject 
   } as KObject;
 }
 
-export async function startWorld(o: WorldOptions = {}): Promise<World> {
-  const api = await startFakeApiServer({
-    tokens: {
-      admin: "admin",
-      sidecar: o.admin ? "admin" : { user: `system:serviceaccount:${NS}:${TENANT}-sidecar`, rules: shippedRoleRules() },
-    },
-  });
+/** The world on `backend`: the fake (as startWorld) or a real kube-apiserver. */
+export async function startWorldOn(backend: Backend, o: WorldOptions = {}): Promise<World<ApiServer>> {
+  if (backend.name === "fake") return (await startWorld(o)) as unknown as World<ApiServer>;
+  const cluster = await backend.cluster();
+  const api = cluster.api;
   const t = tenant({ configuration: { name: SECRET }, features: { bucketDNS: true }, ...o.tenantSpec }, TENANT);
-  const created = api.create(t as unknown as KObject);
-  const tenantUid = created.metadata!.uid as string;
-  api.create(secret(CREDENTIALS, SECRET) as unknown as KObject);
+  const tenantUid = (await api.create(t as unknown as KObject)).metadata!.uid as string;
+  await api.create(secret(CREDENTIALS, SECRET) as unknown as KObject);
   const tls = (o.tenantSpec?.requestAutoCert as boolean | undefined) !== false;
-  if (o.operatorServices !== false) for (const name of OPERATOR_SERVICES) api.create(operatorService(name, tenantUid, tls));
+  if (o.operatorServices !== false) for (const name of OPERATOR_SERVICES) await api.create(operatorService(name, tenantUid, tls));
+  return assemble(api, tenantUid, o.admin ? cluster.adminToken : cluster.token, o, () => cluster.close());
+}
 
+async function assemble<A extends ApiServer>(api: A, tenantUid: string, token: string, o: WorldOptions, closeApi: () => Promise<void>): Promise<World<A>> {
   const minio = await startFakeMinio({ accessKey: ROOT_USER, secretKey: PASSWORD, ...o.minio });
   const dir = await mkdtemp(join(tmpdir(), "sidecar-world-"));
   const kubeconfig = join(dir, "kubeconfig");
-  await api.writeKubeconfig(kubeconfig, { token: "sidecar", namespace: NS });
+  await api.writeKubeconfig(kubeconfig, { token, namespace: NS });
   const configFile = join(dir, "config.env");
   const running: SidecarProcess[] = [];
   return {
@@ -116,13 +113,30 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
       running.push(sc);
       return sc;
     },
-    service: (name) => api.get({ kind: "Service", namespace: NS, name }),
+    service: ((name: string) => api.get({ kind: "Service", namespace: NS, name })) as World<A>["service"],
     async close() {
       await Promise.all(running.map((s) => s.stop()));
-      await Promise.all([api.close(), minio.close()]);
+      await Promise.all([closeApi(), minio.close()]);
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+export async function startWorld(o: WorldOptions = {}): Promise<World> {
+  const api = await startFakeApiServer({
+    tokens: {
+      admin: "admin",
+      sidecar: o.admin ? "admin" : { user: `system:serviceaccount:${NS}:${TENANT}-sidecar`, rules: shippedRoleRules() },
+    },
+  });
+  const t = tenant({ configuration: { name: SECRET }, features: { bucketDNS: true }, ...o.tenantSpec }, TENANT);
+  const created = api.create(t as unknown as KObject);
+  const tenantUid = created.metadata!.uid as string;
+  api.create(secret(CREDENTIALS, SECRET) as unknown as KObject);
+  const tls = (o.tenantSpec?.requestAutoCert as boolean | undefined) !== false;
+  if (o.operatorServices !== false) for (const name of OPERATOR_SERVICES) api.create(operatorService(name, tenantUid, tls));
+
+  return assemble(api, tenantUid, "sidecar", o, () => api.close());
 }
 
 /** Every log line and both output streams of a sidecar, as one string (for "no secret anywhere" checks). */

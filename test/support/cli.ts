@@ -14,10 +14,16 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Written to standard input, which is then closed (default: no standard input). */
   input?: string;
+  /** A command to run the CLI under (e.g. a private mount namespace). */
+  wrap?: string[];
 }
 
+/** The CLI command line: the compiled binary when SIDECAR_BIN is set (npm run test:kube), else the source under Bun. */
+export const cliCommand = (args: string[]) => (process.env.SIDECAR_BIN ? [process.env.SIDECAR_BIN, ...args] : [process.execPath, MAIN, ...args]);
+
 export function runCli(args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  return runProcess(process.execPath, [MAIN, ...args], { ...opts, env: { KUBERNETES_SERVICE_HOST: undefined, ...opts.env } });
+  const cmd = [...(opts.wrap ?? []), ...cliCommand(args)];
+  return runProcess(cmd[0]!, cmd.slice(1), { ...opts, env: { KUBERNETES_SERVICE_HOST: undefined, ...opts.env } });
 }
 
 export function runProcess(cmd: string, args: string[], opts: RunOptions & { cwd?: string } = {}): Promise<RunResult> {

@@ -1,22 +1,23 @@
 /**
- * Shared harness of the sidecar process tests (sidecar-watch, sidecar-faults):
- * the fake API server (https, CA in the kubeconfig) with the example Tenant
- * and Secret and a least-privilege token, the sidecar as a child process, and
- * the checks every test ends with.
+ * Shared harness of the sidecar process tests (sidecar-watch, sidecar-faults,
+ * test/kube): an API server (the in-repo fake by default, or the real one via
+ * setupOn(kubeBackend); https, CA in the kubeconfig) with the example Tenant
+ * and Secret and the token of the sidecar's ServiceAccount bound to the Role
+ * of deploy/rbac.yaml, the sidecar as a child process, and the checks every
+ * test ends with.
  */
 import { expect } from "bun:test";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadAll } from "js-yaml";
-import { FakeApiServer, startFakeApiServer, type FakeApiServerOptions, type KObject, type Rule } from "../fake-apiserver/index.ts";
+import type { FakeApiServer, FakeApiServerOptions, KObject } from "../fake-apiserver/index.ts";
+import { fakeBackend, type ApiServer, type Backend, type Cluster } from "./backend.ts";
 import { NS, PASSWORD, secret } from "./objects.ts";
-import { eventually, freePort, startSidecar, type SidecarProcess } from "./sidecar.ts";
-
+import { eventually, inPod, startSidecar, type SidecarProcess } from "./sidecar.ts";
 
 const EX = new URL("../fixtures/examples/", import.meta.url).pathname;
 export const EXAMPLE_PASSWORD = "minio123";
-export const TOKEN = "sidecar-token";
 export const SECRET = "storage-configuration";
 export const SECRET_V2 = "storage-configuration-v2";
 const TENANT_DOC = (loadAll(await readFile(`${EX}tenant-base.yaml`, "utf8")) as KObject[])[0]!;
@@ -30,42 +31,64 @@ export const expectedFile = (password: string) => EXPECTED_BASE.replace(`MINIO_R
 export const exampleTenant = (): KObject => structuredClone(TENANT_DOC);
 export const pw = (tag: string | number) => `${PASSWORD}-${tag}`;
 
-export interface Env {
-  api: FakeApiServer;
+export interface Env<A extends ApiServer = FakeApiServer> {
+  api: A;
+  cluster: Cluster<A>;
   sc: SidecarProcess;
   dir: string;
   file: string;
+  /** The kubeconfig the sidecar was started with. */
+  kubeconfig: string;
 }
-let current: Env | undefined;
+let current: Env<ApiServer> | undefined;
 
-/** Fake API server with the example Tenant and Secret, a Role limited by resourceNames, and the sidecar. */
-export async function setup(
-  o: { tenant?: boolean; secretNames?: string[]; args?: string[]; api?: FakeApiServerOptions; listening?: boolean; extraRules?: Rule[]; env?: Record<string, string> } = {},
-): Promise<Env> {
-  const options: FakeApiServerOptions = {
-    ...o.api,
-    tokens: {
-      [TOKEN]: {
-        user: "system:serviceaccount:minio-tenant:myminio-sa",
-        rules: [
-          { apiGroups: ["minio.min.io"], resources: ["tenants"], verbs: ["get", "list", "watch"], resourceNames: ["myminio"], namespaces: [NS] },
-          { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"], resourceNames: o.secretNames ?? [SECRET], namespaces: [NS] },
-          ...(o.extraRules ?? []),
-        ],
-      },
-    },
+export interface SetupOptions {
+  tenant?: boolean;
+  secretNames?: string[];
+  args?: string[];
+  /** Run the sidecar under this command (e.g. a private mount namespace for in-cluster mode). */
+  wrap?: string[];
+  env?: Record<string, string | undefined>;
+  /**
+   * In-cluster mode: no --kubeconfig/--namespace; KUBERNETES_SERVICE_HOST/_PORT
+   * set and the token, ca.crt and namespace files at the fixed in-pod path, in
+   * a private mount namespace (needs root; see inPod in sidecar.ts).
+   */
+  inCluster?: boolean;
+  /** Fake only. */
+  api?: FakeApiServerOptions;
+  /** Fake only: false = the API server is not there yet (its port is reserved and closed). */
+  listening?: boolean;
+}
+
+/** The example Tenant and Secret on `backend`, the sidecar's Role from deploy/rbac.yaml, and the sidecar. */
+export async function setupOn(backend: Backend, o: SetupOptions = {}): Promise<Env<ApiServer>> {
+  const fake = o.api || o.listening !== undefined ? { ...o.api, listening: o.listening } : undefined;
+  const cluster = await backend.cluster({
     objects: [...(o.tenant === false ? [] : [exampleTenant()]), secret(configEnv(EXAMPLE_PASSWORD), SECRET)],
-  };
-  // listening: false = the API server is not there yet (its port is reserved and closed).
-  const api = o.listening === false ? new FakeApiServer({ ...options, port: await freePort() }) : await startFakeApiServer(options);
+    secretNames: o.secretNames,
+    fake,
+  });
+  const api = cluster.api;
   const dir = await mkdtemp(join(tmpdir(), "sidecar-test-"));
   const kubeconfig = join(dir, "kubeconfig.yaml");
-  await api.writeKubeconfig(kubeconfig, { token: TOKEN, namespace: NS });
+  await api.writeKubeconfig(kubeconfig, { token: cluster.token, namespace: NS });
   const file = join(dir, "config", "config.env");
-  current = { api, dir, file } as Env;
-  current.sc = await startSidecar({ kubeconfig, namespace: NS, configFile: file, args: o.args, env: o.env });
+  current = { api, cluster, dir, file, kubeconfig } as Env<ApiServer>;
+  if (o.inCluster) {
+    const sa = join(dir, "serviceaccount");
+    await api.writeServiceAccount(sa, { token: cluster.token, namespace: NS });
+    // A $KUBECONFIG that would fail shows that the in-cluster config wins.
+    const env = { ...api.inClusterEnv(), KUBECONFIG: join(dir, "does-not-exist.yaml"), ...o.env };
+    current.sc = await startSidecar({ configFile: file, args: o.args, wrap: [...inPod(sa), ...(o.wrap ?? [])], env });
+  } else {
+    current.sc = await startSidecar({ kubeconfig, namespace: NS, configFile: file, args: o.args, wrap: o.wrap, env: o.env });
+  }
   return current;
 }
+
+/** setupOn the in-repo fake API server. */
+export const setup = (o: SetupOptions = {}) => setupOn(fakeBackend, o) as Promise<Env<FakeApiServer>>;
 
 /** Register once per test file: stops the sidecar and API server of the last setup(). */
 export const cleanup = async () => {
@@ -73,11 +96,11 @@ export const cleanup = async () => {
   current = undefined;
   if (!e) return;
   if (e.sc && e.sc.proc.exitCode === null) e.sc.proc.kill("SIGKILL");
-  await e.api.close();
+  await e.cluster.close();
   await rm(e.dir, { recursive: true, force: true });
 };
 
-export const fileText = (e: Env) => readFile(e.file, "utf8").catch(() => "");
+export const fileText = (e: Env<ApiServer>) => readFile(e.file, "utf8").catch(() => "");
 export interface Status {
   configValid: boolean;
   configSha256?: string;
@@ -86,15 +109,15 @@ export interface Status {
   watches: Array<{ kind: string; name: string; state: string; lastError?: string }>;
   [k: string]: unknown;
 }
-export const status = async (e: Env) => (await (await e.sc.probe("/status")).json()) as Status;
+export const status = async (e: Env<ApiServer>) => (await (await e.sc.probe("/status")).json()) as Status;
 /** The first /status answer that satisfies `pred`. */
-export async function statusWhen(e: Env, pred: (s: Status) => unknown, timeoutMs = 10_000): Promise<Status> {
+export async function statusWhen(e: Env<ApiServer>, pred: (s: Status) => unknown, timeoutMs = 10_000): Promise<Status> {
   let last: Status | undefined;
   await eventually(async () => pred((last = await status(e))), timeoutMs, "/status condition");
   return last!;
 }
 /** Sum of a metric's samples (all label sets, or those containing `labels`). */
-export async function metric(e: Env, name: string, labels = ""): Promise<number> {
+export async function metric(e: Env<ApiServer>, name: string, labels = ""): Promise<number> {
   const text = await (await e.sc.probe("/metrics")).text();
   let sum = 0;
   for (const line of text.split("\n")) {
@@ -103,15 +126,18 @@ export async function metric(e: Env, name: string, labels = ""): Promise<number>
   }
   return sum;
 }
-export const fileIs = (e: Env, content: string, timeoutMs = 10_000) => eventually(async () => (await fileText(e)) === content, timeoutMs, "config file content");
-export const setSecret = (e: Env, configEnvText: string | null, name = SECRET) => e.api.update(secret(configEnvText, name));
+export const fileIs = (e: Env<ApiServer>, content: string, timeoutMs = 10_000) => eventually(async () => (await fileText(e)) === content, timeoutMs, "config file content");
+export const setSecret = async (e: Env<ApiServer>, configEnvText: string | null, name = SECRET) => {
+  await e.api.update(secret(configEnvText, name));
+};
 
 /**
  * What every test ends with: the sidecar is still running (it never exits on
  * its own), stops with exit 0 within 2 s on SIGTERM, read nothing but its two
- * objects by name, and printed no secret value.
+ * objects by name, was never refused (401/403, in the server's log or its
+ * own), and printed no secret value.
  */
-export async function finish(e: Env, o: { secretNames?: string[]; signal?: NodeJS.Signals } = {}) {
+export async function finish(e: Env<ApiServer>, o: { secretNames?: string[]; signal?: NodeJS.Signals } = {}) {
   expect(e.sc.proc.exitCode).toBeNull();
   const { code, ms } = await e.sc.stop(o.signal ?? "SIGTERM");
   expect(code).toBe(0);
@@ -128,6 +154,8 @@ export async function finish(e: Env, o: { secretNames?: string[]; signal?: NodeJ
     })
     .map((r) => `${r.method} ${r.path}?${new URLSearchParams(r.query)} -> ${r.status}`);
   expect(bad).toEqual([]);
+  // Nor did the sidecar itself see a refusal (its own log).
+  expect(e.sc.logs.filter((l) => /\b40[13]\b|forbidden|unauthorized/i.test(JSON.stringify(l)))).toEqual([]);
   expect(e.api.requests.some((r) => r.resource === "secrets" && r.watch)).toBe(true);
   for (const out of [e.sc.stdout(), e.sc.stderr()]) {
     expect(out).not.toContain(PASSWORD);

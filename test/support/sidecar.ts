@@ -3,7 +3,7 @@
  * with SIDECAR_BIN), on free loopback ports, with its JSON log lines
  * collected for assertions.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { MAIN } from "./cli.ts";
 
@@ -19,8 +19,9 @@ export async function freePort(): Promise<number> {
 }
 
 export interface SidecarOptions {
-  kubeconfig: string;
-  namespace: string;
+  /** Absent (with namespace): no --kubeconfig/--namespace flags, e.g. for in-cluster mode. */
+  kubeconfig?: string;
+  namespace?: string;
   tenant?: string;
   configName?: string;
   configFile: string;
@@ -75,8 +76,8 @@ export async function startSidecar(o: SidecarOptions): Promise<SidecarProcess> {
     "sidecar",
     "--tenant", o.tenant ?? "myminio",
     "--config-name", o.configName ?? "storage-configuration",
-    "--namespace", o.namespace,
-    "--kubeconfig", o.kubeconfig,
+    ...(o.namespace === undefined ? [] : ["--namespace", o.namespace]),
+    ...(o.kubeconfig === undefined ? [] : ["--kubeconfig", o.kubeconfig]),
     "--config-file", o.configFile,
     "--probe-address", `127.0.0.1:${ports.probe}`,
     "--webhook-address", `127.0.0.1:${ports.webhook}`,
@@ -172,3 +173,25 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * A command prefix that runs the rest in a private mount namespace with
+ * `saDir` bind-mounted at /run/secrets/kubernetes.io/serviceaccount (on a
+ * fresh tmpfs /run; /var/run links there), the fixed path client-node's
+ * in-cluster config reads, without touching the machine's /run. Needs root
+ * (CAP_SYS_ADMIN); see canUnshare.
+ */
+export const inPod = (saDir: string) => [
+  "unshare", "-m", "--propagation", "private", "sh", "-c",
+  'sa="$1"; shift; mount -t tmpfs tmpfs /run && d=/run/secrets/kubernetes.io/serviceaccount && mkdir -p "$d" && mount --bind "$sa" "$d" && exec "$@"',
+  "sh", saDir,
+];
+
+/** Whether inPod works here. */
+export const canUnshare = (() => {
+  try {
+    return spawnSync("unshare", ["-m", "--propagation", "private", "sh", "-c", "mount -t tmpfs tmpfs /run"], { stdio: "ignore" }).status === 0;
+  } catch {
+    return false;
+  }
+})();

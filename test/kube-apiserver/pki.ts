@@ -1,0 +1,59 @@
+// Certificates and keys for a throw-away control plane, made with the openssl
+// CLI (as test/fixtures/tls/regen.sh does): a CA that signs both the serving
+// certificate (SAN 127.0.0.1/localhost) and the harness's admin client
+// certificate (O=system:masters, like envtest's), and the service-account
+// signing key pair.
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface Pki {
+  caCrt: string;
+  servingCrt: string;
+  servingKey: string;
+  adminCrt: string;
+  adminKey: string;
+  saKey: string;
+  saPub: string;
+  /** PEM contents, for clients. */
+  caPem: string;
+  adminCertPem: string;
+  adminKeyPem: string;
+}
+
+function openssl(dir: string, args: string[]) {
+  const r = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
+  if (r.error) throw new Error(`kube-apiserver harness: needs the openssl CLI to make certificates (${r.error.message})`);
+  if (r.status !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${r.stderr.trim()}`);
+}
+
+export function makePki(dir: string): Pki {
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  openssl(dir, ["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=minio-operator-sidecar test CA"]);
+  writeFileSync(
+    join(dir, "serving.ext"),
+    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n",
+  );
+  writeFileSync(join(dir, "client.ext"), "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n");
+  const signed = (name: string, subj: string, ext: string) => {
+    openssl(dir, ["req", "-new", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subj]);
+    openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", `${name}.crt`]);
+  };
+  signed("serving", "/CN=kube-apiserver", "serving.ext");
+  signed("admin", "/O=system:masters/CN=test-harness-admin", "client.ext");
+  openssl(dir, ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.key"]);
+  openssl(dir, ["pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
+  const p = (n: string) => join(dir, n);
+  return {
+    caCrt: p("ca.crt"),
+    servingCrt: p("serving.crt"),
+    servingKey: p("serving.key"),
+    adminCrt: p("admin.crt"),
+    adminKey: p("admin.key"),
+    saKey: p("sa.key"),
+    saPub: p("sa.pub"),
+    caPem: readFileSync(p("ca.crt"), "utf8"),
+    adminCertPem: readFileSync(p("admin.crt"), "utf8"),
+    adminKeyPem: readFileSync(p("admin.key"), "utf8"),
+  };
+}
