@@ -60,7 +60,8 @@ test("validate failing (credentials missing) records a Warning ConfigInvalid Eve
     env: { POD_NAME: "myminio-pool-0-1" },
   });
   expect(r.code).toBe(1);
-X
+  const validates = async () => (await tenantEvents()).filter((x) => x.action === "Validate");
+  const ev = (await eventually(async () => ((await validates()).length > before ? (await validates())[0] : undefined), 10_000, "validate's Event"))!;
   expect(ev).toMatchObject({ type: "Warning", reason: "ConfigInvalid", reportingInstance: "myminio-pool-0-1" });
   expect(ev.note).toContain(`Secret ${NS}/${SECRET}`);
   expect(JSON.stringify(ev)).not.toContain(PASSWORD);
