@@ -9,10 +9,10 @@ export class InputError extends Error {
   override name = "InputError";
   constructor(
     /** e.g. `Tenant minio-tenant/myminio` */
-    readonly object: string,
+    object: string,
     /** JSON-ish path, e.g. `spec.pools[0].servers`; empty when the object itself is at fault */
-    readonly field: string,
-    readonly reason: string,
+    field: string,
+    reason: string,
   ) {
     super(field ? `${object}: ${field}: ${reason}` : `${object}: ${reason}`);
   }
@@ -40,6 +40,15 @@ export function exitCodeOf(err: unknown): number {
  * its message, or every line for usage errors (message, then usage line).
  */
 export function describe(err: unknown, allLines = false): string {
-  if (!(err instanceof Error)) return String(err);
-  return allLines ? err.message : (err.message.split("\n")[0] ?? err.name);
+  if (!(err instanceof Error)) return firstLine(String(err));
+  return allLines ? err.message : firstLine(err.message) || err.name;
 }
+
+/** `Kind namespace/name` of a (possibly malformed) object, as errors name it; `?` for what is missing. */
+export function objectRef(kind: string, value: unknown, namespace?: string): string {
+  const meta = (value as { metadata?: { name?: unknown; namespace?: unknown } } | null)?.metadata;
+  const str = (v: unknown) => (typeof v === "string" && v ? v : undefined);
+  return `${kind} ${str(meta?.namespace) ?? namespace ?? "?"}/${str(meta?.name) ?? "?"}`;
+}
+
+export const firstLine = (text: string): string => text.split("\n", 1)[0] ?? "";

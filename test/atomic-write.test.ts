@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic } from "../src/config/atomic-write.ts";
 
+const isRoot = process.getuid?.() === 0;
 let dir = "";
 beforeAll(async () => (dir = await mkdtemp(join(tmpdir(), "atomic-"))));
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -50,24 +51,59 @@ test("a concurrent reader never sees a partial or empty file", async () => {
   expect(bad).toEqual([]);
 });
 
-test("a failed write leaves the old file and no temp file behind", async () => {
+test.skipIf(isRoot)("a read-only directory: the write fails, the old file stays", async () => {
+  // Root ignores directory permissions, hence the full-filesystem tests below.
   const sub = join(dir, "ro");
   const file = join(sub, "config.env");
   await writeFileAtomic(file, "good\n");
   await chmod(sub, 0o555);
   try {
-    if (process.getuid?.() === 0) {
-      // root ignores directory permissions; simulate the failure with a directory in the way instead.
-      await chmod(sub, 0o755);
-      const blocked = join(dir, "blocked");
-      await writeFile(blocked, "not a directory");
-      await expect(writeFileAtomic(join(blocked, "config.env"), "new\n")).rejects.toThrow();
-    } else {
-      await expect(writeFileAtomic(file, "new\n")).rejects.toThrow();
-    }
+    await expect(writeFileAtomic(file, "new\n")).rejects.toThrow();
   } finally {
     await chmod(sub, 0o755);
   }
   expect(await readFile(file, "utf8")).toBe("good\n");
   expect((await readdir(sub)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+});
+
+// Both failures below happen while the temp file is being written, so they run the
+// path that unlinks it: without the unlink the half-written file stays behind.
+const tempFiles = async (d: string) => (await readdir(d)).filter((f) => f.endsWith(".tmp"));
+
+test.skipIf(!isRoot)("as root: a write that fills the filesystem (a 64 KiB tmpfs) fails, the old file stays, the temp file is removed", async () => {
+  const mnt = await mkdtemp(join(tmpdir(), "atomic-full-"));
+  const mount = Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "atomic-write-test", mnt], { stderr: "pipe" });
+  expect(mount.stderr.toString()).toBe("");
+  expect(mount.exitCode).toBe(0);
+  try {
+    const file = join(mnt, "config.env");
+    await writeFileAtomic(file, "good\n");
+    await expect(writeFileAtomic(file, "x".repeat(128 * 1024))).rejects.toThrow(/ENOSPC|no space/i);
+    expect(await readFile(file, "utf8")).toBe("good\n");
+    expect(await tempFiles(mnt)).toEqual([]);
+    // The space is given back: a half-written temp file left behind would still hold most of the 64 KiB.
+    expect(await writeFileAtomic(file, "y".repeat(40 * 1024))).toBe(true);
+    expect((await stat(file)).size).toBe(40 * 1024);
+  } finally {
+    Bun.spawnSync(["umount", mnt]);
+    await rm(mnt, { recursive: true, force: true });
+  }
+});
+
+test.skipIf(!Bun.which("prlimit"))("a write over RLIMIT_FSIZE (in a child process) fails, the old file stays, the temp file is removed", async () => {
+  const sub = join(dir, "fsize");
+  const file = join(sub, "config.env");
+  await writeFileAtomic(file, "good\n");
+  const script = join(dir, "fsize-child.ts");
+  await writeFile(
+    script,
+    `import { writeFileAtomic } from ${JSON.stringify(new URL("../src/config/atomic-write.ts", import.meta.url).pathname)};
+await writeFileAtomic(${JSON.stringify(file)}, "x".repeat(128 * 1024)).then(() => console.log("written"), (e) => console.log(e.code));`,
+  );
+  // Bun ignores SIGXFSZ, so the write returns EFBIG instead of killing the child.
+  const child = Bun.spawnSync(["prlimit", "--fsize=65536", process.execPath, script], { stderr: "pipe" });
+  expect(child.stderr.toString()).toBe("");
+  expect(child.stdout.toString()).toBe("EFBIG\n");
+  expect(await readFile(file, "utf8")).toBe("good\n");
+  expect(await tempFiles(sub)).toEqual([]);
 });

@@ -1,6 +1,7 @@
 /** SPEC 3.2: the merge of defaults, spec.env and the Secret, with exact expected values. */
 import { describe, expect, test } from "bun:test";
 import { generateConfig } from "../src/config/generate.ts";
+import { rootCredentials } from "../src/config/merge.ts";
 import { CREDENTIALS, PASSWORD, pool, secret, tenant } from "./support/objects.ts";
 
 const gen = (t: unknown, configEnv: string | null = CREDENTIALS, clusterDomain = "cluster.local") =>
@@ -97,6 +98,20 @@ describe("features", () => {
     expect(e.MINIO_SERVER_URL).toBe("https://s3.example.com:9000");
   });
 
+  test("domain hosts are written as the operator writes them: case and Unicode kept, not punycoded", () => {
+    const e = env(tenant({ features: { domains: { minio: ["S3.Example.COM:9000", "https://Bücher.example/"] } } }));
+    expect(e.MINIO_DOMAIN).toBe("S3.Example.COM,Bücher.example");
+    expect(e.MINIO_SERVER_URL).toBe("https://S3.Example.COM:9000");
+  });
+
+  test("a domain that is not a DNS name is never rendered", () => {
+    for (const bad of ["minio..example.com", `s3.${"x".repeat(64)}.example.com`]) {
+      expect(() => gen(tenant({ features: { domains: { minio: ["s3.example.com", bad] } } }))).toThrow(
+        "Tenant minio-tenant/myminio: spec.features.domains.minio[1]: is not a valid domain",
+      );
+    }
+  });
+
   test("a domain gets http when TLS is off; no bucketDNS means only the domains", () => {
     const e = env(tenant({ ...noTls, features: { domains: { minio: ["s3.example.com"] } } }));
     expect(e.MINIO_DOMAIN).toBe("s3.example.com");
@@ -188,9 +203,40 @@ describe("credentials", () => {
     expect(e.MINIO_SECRET_KEY).toBe(PASSWORD);
   });
 
-  test("credentials in spec.env count too (the merged config is what MinIO reads)", () => {
-    const t = tenant({ env: [{ name: "MINIO_ROOT_USER", value: "u" }] });
-    expect(env(t, `MINIO_ROOT_PASSWORD=${PASSWORD}\n`).MINIO_ROOT_USER).toBe("u");
+  test.each([
+    ["a password", [{ name: "MINIO_ROOT_PASSWORD", value: PASSWORD }], 'MINIO_ROOT_USER="minio"\n'],
+    ["a legacy secret key", [{ name: "MINIO_SECRET_KEY", value: PASSWORD }], "MINIO_ACCESS_KEY=minio\n"],
+    ["a user", [{ name: "MINIO_ROOT_USER", value: "minio" }], `MINIO_ROOT_PASSWORD=${PASSWORD}\n`],
+    ["both", [{ name: "MINIO_ROOT_USER", value: "minio" }, { name: "MINIO_ROOT_PASSWORD", value: PASSWORD }], "MINIO_BROWSER=on\n"],
+  ])("%s in spec.env does not count: the Secret alone must hold the credentials, as the operator checks them", (_, specEnv, configEnv) => {
+    const t = tenant({ env: specEnv });
+    expect(() => gen(t, configEnv)).toThrow(missing);
+    expect(() => gen(t, configEnv)).not.toThrow(PASSWORD);
+  });
+
+  test("a password in spec.env is a warning naming the entry, never the value; the Secret's value wins", () => {
+    const tenantPassword = "plain-text-in-the-Tenant";
+    const t = tenant({
+      env: [
+        { name: "MINIO_BROWSER", value: "on" },
+        { name: "MINIO_ROOT_USER", value: "tenant-user" },
+        { name: "MINIO_ROOT_PASSWORD", value: "" },
+        { name: "MINIO_ROOT_PASSWORD", value: tenantPassword },
+        { name: "MINIO_SECRET_KEY", value: tenantPassword },
+      ],
+    });
+    const g = gen(t);
+    const why = "a password in spec.env is readable by anyone who can read the Tenant and does not count as root credentials; set it in Secret minio-tenant/myminio-env-configuration config.env";
+    // A user name is no secret and an empty value no password: neither is warned about.
+    expect(g.warnings).toEqual([
+      `Tenant minio-tenant/myminio: spec.env[3] (MINIO_ROOT_PASSWORD): ${why}`,
+      `Tenant minio-tenant/myminio: spec.env[4] (MINIO_SECRET_KEY): ${why}`,
+    ]);
+    expect(g.warnings.join("\n")).not.toContain(tenantPassword);
+    expect(g.env.get("MINIO_ROOT_USER")).toBe("minio");
+    expect(g.env.get("MINIO_ROOT_PASSWORD")).toBe(PASSWORD);
+    // The bucket loop signs with the merged config's credentials: the Secret's, not the Tenant's legacy key.
+    expect(rootCredentials(g.env)).toEqual({ accessKeyId: "minio", secretAccessKey: PASSWORD });
   });
 
   test("the error message never contains the secret value", () => {

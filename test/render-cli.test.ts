@@ -51,7 +51,13 @@ describe("render the upstream examples", () => {
 describe("render failures: exit 1, one stderr line naming object and field", () => {
   test("a Secret without a password", async () => {
     const r = await runCli(["render", ...(await files(tenant(), secret('MINIO_ROOT_USER=minio\nMINIO_BROWSER=on\n')))]);
-    expectOneLineError(r, "Secret minio-tenant/myminio-env-configuration: config.env: missing root credentials (set MINIO_ROOT_USER and MINIO_ROOT_PASSWORD to non-empty values)");
+    expectOneLineError(r, "Secret minio-tenant/myminio-env-configuration: config.env: missing root credentials (set MINIO_ROOT_USER and MINIO_ROOT_PASSWORD to non-empty values in the Secret; spec.env does not count)");
+  });
+
+  test("a password in the Tenant's spec.env instead of the Secret", async () => {
+    const t = tenant({ env: [{ name: "MINIO_ROOT_PASSWORD", value: PASSWORD }] });
+    const r = await runCli(["render", ...(await files(t, secret("MINIO_ROOT_USER=minio\n")))]);
+    expectOneLineError(r, "Secret minio-tenant/myminio-env-configuration: config.env: missing root credentials (set MINIO_ROOT_USER and MINIO_ROOT_PASSWORD to non-empty values in the Secret; spec.env does not count)");
   });
 
   test("an invalid pool", async () => {
@@ -82,6 +88,16 @@ describe("render failures: exit 1, one stderr line naming object and field", () 
     expect(r.code).toBe(0);
     expect(r.stdout.split("\n").every((l) => l === "" || l.startsWith("export "))).toBe(true);
     expect(r.stderr).toBe("warning: Secret minio-tenant/myminio-env-configuration: config.env line 3: not NAME=VALUE, skipped\n");
+  });
+
+  test("a password also in spec.env: a warning naming the entry, the Secret's password in the file", async () => {
+    const t = tenant({ env: [{ name: "MINIO_ROOT_PASSWORD", value: "tenant-plain-text" }] });
+    const r = await runCli(["render", ...(await files(t, secret()))]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`export MINIO_ROOT_PASSWORD="${PASSWORD}"\n`);
+    expect(r.stdout).not.toContain("tenant-plain-text");
+    expect(r.stderr).toStartWith("warning: Tenant minio-tenant/myminio: spec.env[0] (MINIO_ROOT_PASSWORD): a password in spec.env");
+    expect(r.stderr).not.toContain("tenant-plain-text");
   });
 });
 

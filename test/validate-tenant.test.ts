@@ -59,6 +59,49 @@ describe("tenant rules", () => {
     invalid(tenant({ features: { domains: { minio: ["https://"] } } }), `${T}: spec.features.domains.minio[0]: is not a valid domain`);
     invalid(tenant({ features: { domains: { console: "http://[bad" } } }), `${T}: spec.features.domains.console: is not a valid domain`);
   });
+  describe("domains are DNS names the way the operator checks them (miekg/dns IsDomainName, scheme added)", () => {
+    const at = (i: number) => `${T}: spec.features.domains.minio[${i}]: is not a valid domain`;
+    const domains = (minio: string[], spec: Record<string, unknown> = {}) => tenant({ ...spec, features: { domains: { minio } } });
+    const ok = (minio: string[], spec: Record<string, unknown> = {}) => expect(() => validateTenant(domains(minio, spec))).not.toThrow();
+    const l = (n: number) => "x".repeat(n);
+
+    test("an empty label", () => {
+      invalid(domains(["s3.example.com", "minio..example.com"]), at(1));
+      invalid(domains([".example.com"]), at(0)); // stricter than the operator, which reads `https://.` as one label
+      invalid(domains(["https://s3.example.com..:9000"]), at(0));
+    });
+    test("a trailing dot is fine", () => ok(["s3.example.com."]));
+    test("labels of 63 octets pass, 64 fail", () => {
+      ok([`s3.${l(63)}.example.com`]);
+      invalid(domains([`s3.${l(64)}.example.com`]), at(0));
+      invalid(domains([`s3.example.${l(64)}:9000`]), at(0));
+    });
+    test("the scheme is part of the first label, as in the operator: 55 more octets with https, 56 with http", () => {
+      ok([`${l(55)}.example.com`]);
+      invalid(domains([`${l(56)}.example.com`]), at(0));
+      ok([`${l(56)}.example.com`], { requestAutoCert: false });
+      invalid(domains([`http://${l(57)}.example.com`]), at(0));
+    });
+    test("octets, not characters: 31 × ü + 1 is 63 octets, 32 × ü is 64", () => {
+      ok([`s3.${"ü".repeat(31)}a.example.com`]);
+      invalid(domains([`s3.${"ü".repeat(32)}.example.com`]), at(0));
+    });
+    test("at most 255 octets in all, the scheme included", () => {
+      const name = (octets: number) => {
+        let s = "https://s3";
+        while (octets - s.length > 64) s += `.${l(62)}`;
+        return `${s}.${l(octets - s.length - 1)}`;
+      };
+      expect(name(255)).toHaveLength(255);
+      ok([name(255)]);
+      invalid(domains([name(256)]), at(0));
+    });
+    test("a backslash in the host is refused by Go's url.Parse, before any DNS escape rule", () => {
+      invalid(domains(["s3\\.example.com"]), at(0));
+      invalid(domains(["s3.example.com\\"]), at(0));
+    });
+  });
+
   test("overlapping domains", () => {
     invalid(tenant({ features: { domains: { minio: ["a.example.com", "example.com"] } } }), `${T}: spec.features.domains.minio: overlapping domains: example.com`);
     invalid(tenant({ features: { domains: { minio: ["s3.example.com", "https://s3.example.com:9000"] } } }), "overlapping domains");

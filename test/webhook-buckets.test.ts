@@ -6,6 +6,8 @@
  * the operator's controller ownerReference to the Tenant).
  */
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { Buffer } from "node:buffer";
+import net from "node:net";
 import type { KObject } from "./fake-apiserver/index.ts";
 import type { SidecarProcess } from "./support/sidecar.ts";
 import { NS, OPERATOR_SERVICES, startWorld, TENANT, until, type World } from "./fake-minio/world.ts";
@@ -18,6 +20,36 @@ const HOOK = `/webhook/v1/bucketsrv/${NS}/${TENANT}`;
 async function hook(sc: SidecarProcess, query: string, path = HOOK, method = "POST") {
   const res = await sc.webhook(`${path}${query}`, { method });
   return { status: res.status, body: await res.text(), allow: res.headers.get("allow") };
+}
+
+/**
+ * One request over a raw socket, so the target reaches the server exactly as
+ * written (fetch would normalise it) and the answer's framing can be checked:
+ * every answer must carry Content-Length, since MinIO reads an error body only
+ * that far.
+ */
+async function rawHook(sc: SidecarProcess, target: string, method = "POST") {
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = net.connect(sc.ports.webhook, "127.0.0.1", () =>
+      socket.write(`${method} ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`),
+    );
+    let data = "";
+    socket.setEncoding("latin1");
+    socket.on("data", (chunk: string) => (data += chunk));
+    socket.on("end", () => resolve(data));
+    socket.on("error", reject);
+  });
+  const split = answer.indexOf("\r\n\r\n");
+  const [statusLine = "", ...headerLines] = answer.slice(0, split).split("\r\n");
+  const headers = Object.fromEntries(headerLines.map((l) => [l.slice(0, l.indexOf(":")).toLowerCase(), l.slice(l.indexOf(":") + 1).trim()]));
+  const body = answer.slice(split + 4);
+  return { status: Number(statusLine.split(" ")[1]), headers, body };
+}
+
+function expectFramed(r: Awaited<ReturnType<typeof rawHook>>) {
+  expect(r.headers["transfer-encoding"]).toBeUndefined();
+  expect(r.headers["content-length"]).toBe(String(Buffer.byteLength(r.body, "latin1")));
+  expect(r.body.length).toBeGreaterThan(0);
 }
 
 /** What a bucket Service must look like (SPEC 6), for a TLS or plain Tenant. */
@@ -240,6 +272,91 @@ describe("webhook against a TLS Tenant", () => {
     }
     expect(w.service("methods")).toBeUndefined();
     expect(w.service("paths")).toBeUndefined();
+  });
+
+  describe("400 when `bucket` or `delete` is repeated or `delete` is not true/false; nothing done", () => {
+    const cases: Record<string, string> = {
+      "delete=true&delete=false on an absent bucket (last-wins would create)": "?bucket=dup-absent&delete=true&delete=false",
+      "delete=false&delete=true on an existing bucket (last-wins would delete)": "?bucket=dup-present&delete=false&delete=true",
+      "delete twice with one value": "?bucket=dup-absent&delete=false&delete=false",
+      "bucket twice": "?bucket=dup-absent&bucket=dup-other",
+      "bucket twice with one value": "?bucket=dup-absent&bucket=dup-absent",
+      "delete=1": "?bucket=dup-present&delete=1",
+      "delete=TRUE": "?bucket=dup-present&delete=TRUE",
+      "delete=True": "?bucket=dup-present&delete=True",
+      "delete=t": "?bucket=dup-present&delete=t",
+      "delete=0": "?bucket=dup-absent&delete=0",
+      "delete empty": "?bucket=dup-absent&delete=",
+      "delete without a value": "?bucket=dup-absent&delete",
+      "delete=yes": "?bucket=dup-present&delete=yes",
+    };
+    beforeAll(async () => {
+      expect((await hook(sc, "?bucket=dup-present")).status).toBe(200);
+    });
+    for (const [what, q] of Object.entries(cases)) {
+      test(what, async () => {
+        const before = structuredClone(w.service("dup-present"));
+        const from = w.api.requests.length;
+        const r = await rawHook(sc, `${HOOK}${q}`);
+        expect(r.status).toBe(400);
+        expectFramed(r);
+        expect(w.api.requests.slice(from).filter((x) => x.resource === "services")).toEqual([]);
+        expect(w.service("dup-absent")).toBeUndefined();
+        expect(w.service("dup-other")).toBeUndefined();
+        expect(w.service("dup-present")).toEqual(before!);
+      });
+    }
+    test("exactly true and false still work", async () => {
+      expect((await rawHook(sc, `${HOOK}?bucket=dup-exact&delete=false`)).status).toBe(200);
+      expect(w.service("dup-exact")).toBeDefined();
+      expect((await rawHook(sc, `${HOOK}?delete=true&bucket=dup-exact`)).status).toBe(200);
+      expect(w.service("dup-exact")).toBeUndefined();
+    });
+  });
+
+  describe("the path must match exactly: anything else is 404 for any method, nothing done", () => {
+    const targets = [
+      `${HOOK}/`,
+      `${HOOK}//`,
+      `${HOOK}/?bucket=path-exact`,
+      `/webhook/v1/bucketsrv/${NS}//${TENANT}`,
+      `/webhook/v1/bucketsrv//${NS}/${TENANT}`,
+      `//webhook/v1/bucketsrv/${NS}/${TENANT}`,
+      `/webhook/v1/bucketsrv/${NS}/%E0%A4%A`,
+    ];
+    for (const target of targets) {
+      test(target, async () => {
+        const from = w.api.requests.length;
+        for (const method of ["POST", "GET"]) {
+          const r = await rawHook(sc, target.includes("?") ? target : `${target}?bucket=path-exact`, method);
+          expect({ method, status: r.status }).toEqual({ method, status: 404 });
+          expectFramed(r);
+        }
+        expect(serviceWrites(w, from)).toEqual([]);
+        expect(w.service("path-exact")).toBeUndefined();
+      });
+    }
+    test("a percent-encoded segment is decoded: it names the same tenant", async () => {
+      const r = await rawHook(sc, `/webhook/v1/bucketsrv/${NS.replace("-", "%2D")}/${TENANT}?bucket=path-encoded`);
+      expect(r.status).toBe(200);
+      expectFramed(r);
+      expect(w.service("path-encoded")).toBeDefined();
+    });
+  });
+
+  test("every other answer carries Content-Length too: 200, 403, 405, 409, invalid name", async () => {
+    for (const [target, method, status] of [
+      [`${HOOK}?bucket=framed`, "POST", 200],
+      [`/webhook/v1/bucketsrv/other/${TENANT}?bucket=framed`, "POST", 403],
+      [`${HOOK}?bucket=framed`, "GET", 405],
+      [`${HOOK}?bucket=minio`, "POST", 409],
+      [`${HOOK}?bucket=Not.Valid`, "POST", 400],
+    ] as const) {
+      const r = await rawHook(sc, target, method);
+      expect({ target, method, status: r.status }).toEqual({ target, method, status });
+      expectFramed(r);
+      if (status === 400) expect(r.body).toContain("invalid bucket name");
+    }
   });
 
   test("200 concurrent creates of one bucket: every caller gets 200, one Service", async () => {

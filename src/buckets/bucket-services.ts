@@ -5,7 +5,8 @@
  * the bucket's name, including the tenant's own `minio` Service.
  */
 import type { V1Service } from "@kubernetes/client-node";
-import { describeKubeError, statusOf, type Kube } from "../kube/client.ts";
+import { describe } from "../errors.ts";
+import { statusOf, type Kube } from "../kube/client.ts";
 import { minioServiceHost, tlsEnabled } from "../tenant/topology.ts";
 import type { Tenant } from "../tenant/schema.ts";
 
@@ -15,6 +16,8 @@ export const isValidBucketServiceName = (b: string | undefined): b is string => 
 
 export const MANAGED_BY = { "app.kubernetes.io/managed-by": "minio-operator-sidecar" } as const;
 export const TENANT_LABEL = "v1.min.io/tenant";
+/** create → 409 → read → 404 rounds before a racing delete is reported as an API error. */
+const ENSURE_ATTEMPTS = 3;
 
 export type Outcome =
   | { status: 200; result: "created" | "exists" | "updated" | "deleted" | "absent" }
@@ -77,35 +80,48 @@ export class BucketServices {
     );
   }
 
-  /** Create the bucket's Service; idempotent; 409 when the name belongs to someone else. */
+  /**
+   * Create the bucket's Service; idempotent; 409 when the name belongs to someone else.
+   * A Service deleted between our create (409) and our read (404) is created again,
+   * a bounded number of times: two actors racing create/delete must not recurse forever.
+   */
   async ensure(bucket: string): Promise<Outcome> {
     const owner = this.owner();
     if (!owner) return { status: 502, result: "api-error", message: "Tenant not read yet" };
     const body = this.desired(bucket, owner);
-    try {
-      const created = await this.kube.core.createNamespacedService({ namespace: this.namespace, body });
-      this.remember(bucket, created);
-      return { status: 200, result: "created" };
-    } catch (err) {
-      if (statusOf(err) !== 409) return apiError(err);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.remember(bucket, await this.kube.request<V1Service>({ method: "POST", path: this.collection, body }));
+        return { status: 200, result: "created" };
+      } catch (err) {
+        if (statusOf(err) !== 409) return apiError(err);
+      }
+      // It exists: ours (another caller won the race, or an earlier create) or someone else's.
+      try {
+        const existing = await this.read(bucket);
+        if (!this.isOurs(existing, owner)) return conflict(bucket);
+        this.remember(bucket, existing);
+        if (sameSpec(existing, body)) return { status: 200, result: "exists" };
+        // Ours but stale (e.g. TLS switched on): bring it in line.
+        await this.kube.request({
+          method: "PUT",
+          path: `${this.collection}/${bucket}`,
+          body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } },
+        });
+        return { status: 200, result: "updated" };
+      } catch (err) {
+        if (statusOf(err) !== 404 || attempt >= ENSURE_ATTEMPTS) return apiError(err);
+      }
     }
-    // It exists: ours (another caller won the race, or an earlier create) or someone else's.
-    try {
-      const existing = await this.kube.core.readNamespacedService({ namespace: this.namespace, name: bucket });
-      if (!this.isOurs(existing, owner)) return conflict(bucket);
-      this.remember(bucket, existing);
-      if (sameSpec(existing, body)) return { status: 200, result: "exists" };
-      // Ours but stale (e.g. TLS switched on): bring it in line.
-      await this.kube.core.replaceNamespacedService({
-        namespace: this.namespace,
-        name: bucket,
-        body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } },
-      });
-      return { status: 200, result: "updated" };
-    } catch (err) {
-      if (statusOf(err) === 404) return this.ensure(bucket); // deleted between create and read: try again
-      return apiError(err);
-    }
+  }
+
+  /** GET one Service by name. */
+  read(name: string): Promise<V1Service> {
+    return this.kube.request<V1Service>({ path: `${this.collection}/${name}` });
+  }
+
+  get collection(): string {
+    return `/api/v1/namespaces/${this.namespace}/services`;
   }
 
   /** Delete the bucket's Service only when it is ours; absent is success. */
@@ -125,7 +141,7 @@ export class BucketServices {
       }
     }
     try {
-      const existing = await this.kube.core.readNamespacedService({ namespace: this.namespace, name: bucket });
+      const existing = await this.read(bucket);
       if (!this.isOurs(existing, owner)) return conflict(bucket);
       await this.deleteExactly(bucket, existing.metadata?.uid);
       return { status: 200, result: "deleted" };
@@ -143,7 +159,7 @@ export class BucketServices {
 
   /** Preconditions: delete exactly the object we checked, never one recreated meanwhile by someone else. */
   private deleteExactly(bucket: string, uid: string | undefined) {
-    return this.kube.core.deleteNamespacedService({ namespace: this.namespace, name: bucket, body: { preconditions: { uid } } });
+    return this.kube.request({ method: "DELETE", path: `${this.collection}/${bucket}`, body: { preconditions: { uid } } });
   }
 }
 
@@ -166,4 +182,4 @@ const conflict = (bucket: string): Outcome => ({
   message: `bucket name conflict: Service ${bucket} exists and is not owned by this Tenant`,
 });
 
-const apiError = (err: unknown): Outcome => ({ status: 502, result: "api-error", message: `Kubernetes API: ${describeKubeError(err)}` });
+const apiError = (err: unknown): Outcome => ({ status: 502, result: "api-error", message: `Kubernetes API: ${describe(err)}` });

@@ -1,6 +1,6 @@
 /**
- * Bucket Service reconcile (SPEC 6): list the local MinIO's buckets (S3
- * ListBuckets signed with SigV4 by aws4fetch) and make sure every bucket
+ * Bucket Service reconcile (SPEC 6): given the local MinIO's buckets
+ * (minio/list-buckets.ts), make sure every bucket
  * whose name can be a Service has its ExternalName Service, exactly as the
  * webhook would. Orphans (our Services without a bucket) are reported, and
  * deleted only with --prune-bucket-services.
@@ -10,40 +10,22 @@
  * label and, when that is forbidden, fall back to the Services this process
  * has created or seen (a documented limitation, not an error).
  */
-import { AwsClient } from "aws4fetch";
+import type { V1ServiceList } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { describeKubeError, statusOf, type Kube } from "../kube/client.ts";
-import type { MinioClient } from "../probe/minio-client.ts";
+import { describe } from "../errors.ts";
+import { statusOf, type Kube } from "../kube/client.ts";
 import { BucketServices, isValidBucketServiceName, MANAGED_BY, TENANT_LABEL, type Owner } from "./bucket-services.ts";
 
 export interface ReconcileResult {
   buckets: number;
   created: string[];
   skippedNames: number;
+  /** Buckets whose name is taken by a Service that is not ours (nothing to retry). */
+  conflicts: string[];
+  /** Buckets whose Service could not be made because the API failed (worth a retry). */
+  failed: string[];
   orphans: string[];
   pruned: string[];
-}
-
-/** Bucket names from a ListBuckets XML answer. */
-export function parseListBuckets(xml: string): string[] {
-  const buckets = xml.match(/<Buckets>([\s\S]*?)<\/Buckets>/)?.[1] ?? "";
-  return [...buckets.matchAll(/<Name>([^<]*)<\/Name>/g)].map((m) => decodeXml(m[1] ?? ""));
-}
-
-const decodeXml = (s: string) =>
-  s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
-
-export async function listBuckets(minio: MinioClient, creds: { accessKeyId: string; secretAccessKey: string }): Promise<string[]> {
-  const signer = new AwsClient({ ...creds, service: "s3", region: "us-east-1" });
-  const signed = await signer.sign(minio.url("/").toString(), { method: "GET" });
-  const headers: Record<string, string> = {};
-  signed.headers.forEach((v, k) => (headers[k] = v));
-  const res = await minio.request("/", { method: "GET", headers, timeoutMs: 10_000, maxBody: 16 << 20 });
-  if (res.status !== 200) {
-    const code = res.body.match(/<Code>([^<]*)<\/Code>/)?.[1];
-    throw new Error(`ListBuckets answered HTTP ${res.status}${code ? ` (${code})` : ""}`);
-  }
-  return parseListBuckets(res.body);
 }
 
 export class BucketReconciler {
@@ -52,7 +34,6 @@ export class BucketReconciler {
 
   constructor(
     private readonly kube: Kube,
-    private readonly namespace: string,
     private readonly services: BucketServices,
     private readonly owner: () => Owner | undefined,
     private readonly log: Logger,
@@ -65,7 +46,7 @@ export class BucketReconciler {
   }
 
   async run(buckets: string[]): Promise<ReconcileResult> {
-    const result: ReconcileResult = { buckets: buckets.length, created: [], skippedNames: 0, orphans: [], pruned: [] };
+    const result: ReconcileResult = { buckets: buckets.length, created: [], skippedNames: 0, conflicts: [], failed: [], orphans: [], pruned: [] };
     for (const bucket of buckets) {
       if (!isValidBucketServiceName(bucket)) {
         result.skippedNames++;
@@ -76,6 +57,7 @@ export class BucketReconciler {
         this.known.add(bucket);
         if (outcome.result === "created") result.created.push(bucket);
       } else {
+        (outcome.status === 409 ? result.conflicts : result.failed).push(bucket);
         this.log.warn({ bucket, status: outcome.status }, `bucket Service not reconciled: ${outcome.message}`);
       }
     }
@@ -98,19 +80,19 @@ export class BucketReconciler {
     const owner = this.owner();
     if (!owner) return [];
     try {
-      const list = await this.kube.core.listNamespacedService({
-        namespace: this.namespace,
-        labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY["app.kubernetes.io/managed-by"]},${TENANT_LABEL}=${owner.name}`,
+      const list = await this.kube.request<V1ServiceList>({
+        path: this.services.collection,
+        query: { labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY["app.kubernetes.io/managed-by"]},${TENANT_LABEL}=${owner.name}` },
       });
-      return list.items
+      return (list.items ?? [])
         .filter((s) => this.services.isOurs(s, owner))
         .map((s) => s.metadata?.name ?? "")
         .filter(Boolean);
     } catch (err) {
-      if (statusOf(err) !== 403) throw new Error(`listing bucket Services: ${describeKubeError(err)}`);
+      if (statusOf(err) !== 403) throw new Error(`listing bucket Services: ${describe(err)}`);
       const stillOurs = await Promise.all(
         [...this.known].map(async (name) => {
-          const svc = await this.kube.core.readNamespacedService({ namespace: this.namespace, name }).catch(() => undefined);
+          const svc = await this.services.read(name).catch(() => undefined);
           if (!svc) this.known.delete(name);
           return svc && this.services.isOurs(svc, owner) ? name : undefined;
         }),

@@ -1,5 +1,12 @@
 /**
  * `sidecar`: runs beside MinIO for the pod's whole life (SPEC 5).
+ *
+ * `startSidecar` is the composition root: it takes its dependencies (the
+ * API client, the logger, timings) and wires the config loop, the bucket
+ * reconcile loop and the three servers. The command and the tests both call
+ * it, so the wiring that decides the MinIO URL, the owner of bucket Services
+ * and what /healthz checks is tested as it runs.
+ *
  * Start-up: read Tenant and Secret (retrying; never exiting on transient
  * errors), write the file, start the three servers, keep watching.
  * SIGTERM/SIGINT stop watches and servers and exit 0 within 2 s.
@@ -8,15 +15,16 @@ import type { Logger } from "pino";
 import { BucketServices, type Owner } from "../buckets/bucket-services.ts";
 import { BucketReconciler } from "../buckets/reconcile.ts";
 import { InputError } from "../errors.ts";
-import { MinioClient } from "../probe/minio-client.ts";
-import { checkReadiness } from "../probe/readiness.ts";
+import type { Kube } from "../kube/client.ts";
+import type { WatchTimings } from "../kube/object-watch.ts";
+import { checkReadiness, MinioClient } from "../minio/client.ts";
 import { listen, parseAddress, type Listener } from "../runtime/index.ts";
 import { probeApp } from "../server/probe-server.ts";
 import { sidecarApiApp } from "../server/sidecar-api.ts";
 import { webhookApp } from "../server/webhook-server.ts";
-import { BucketLoop } from "../sidecar/bucket-loop.ts";
+import { BucketLoop, type BucketLoopTimings } from "../sidecar/bucket-loop.ts";
 import { ConfigController } from "../sidecar/controller.ts";
-import { createMetrics } from "../sidecar/metrics.ts";
+import { createMetrics, type Metrics } from "../sidecar/metrics.ts";
 import { minioServiceHost, scheme } from "../tenant/topology.ts";
 import { loadKubeOrFail } from "./kube-setup.ts";
 
@@ -34,18 +42,40 @@ export interface SidecarOptions {
   pruneBucketServices: boolean;
 }
 
-/** How long start-up waits for the first read before serving anyway (the watches keep retrying). */
+export interface SidecarDeps {
+  kube: Kube;
+  log: Logger;
+  watchTimings?: Partial<WatchTimings>;
+  bucketTimings?: Partial<BucketLoopTimings>;
+  /** Where MinIO listens when --minio-url is not given (`localhost:9000`; tests point it elsewhere). */
+  minioHostPort?: string;
+  /** How long start-up waits for the first read before serving anyway (the watches keep retrying). */
+  initialSyncWaitMs?: number;
+}
+
+export interface RunningSidecar {
+  controller: ConfigController;
+  buckets: BucketLoop;
+  reconciler: BucketReconciler;
+  metrics: Metrics;
+  minio: MinioClient;
+  listeners: { probe: Listener; webhook: Listener; sidecar: Listener };
+  /** Whether every watch loop has made progress recently (what /healthz answers). */
+  healthy(): boolean;
+  stop(): Promise<void>;
+}
+
 const INITIAL_SYNC_WAIT_MS = 10_000;
 /** Shutdown must finish well inside the 2 s the SPEC allows. */
 const SHUTDOWN_BUDGET_MS = 1_500;
 
-export async function sidecar(o: SidecarOptions, log: Logger): Promise<number> {
+export async function startSidecar(o: SidecarOptions, d: SidecarDeps, stopEarly?: Promise<unknown>): Promise<RunningSidecar | undefined> {
+  const { kube, log } = d;
   const addresses = {
     probe: address("--probe-address", o.probeAddress),
     webhook: address("--webhook-address", o.webhookAddress),
     sidecar: address("--sidecar-address", o.sidecarAddress),
   };
-  const kube = loadKubeOrFail(o.kubeconfig);
   const metrics = createMetrics();
   const controller = new ConfigController({
     kube,
@@ -56,25 +86,25 @@ export async function sidecar(o: SidecarOptions, log: Logger): Promise<number> {
     clusterDomain: o.clusterDomain,
     log,
     metrics,
+    watchTimings: d.watchTimings,
   }).start();
-  const stops: Array<() => Promise<void>> = [() => controller.stop()];
-  let stopping = false;
-  const signals = new Promise<string>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
 
   const first = await Promise.race([
     controller.synced.then(() => "synced" as const),
-    signals,
-    new Promise<"timeout">((r) => setTimeout(() => r("timeout"), INITIAL_SYNC_WAIT_MS)),
+    (stopEarly ?? new Promise<never>(() => {})).then(() => "stop" as const),
+    new Promise<"timeout">((r) => setTimeout(() => r("timeout"), d.initialSyncWaitMs ?? INITIAL_SYNC_WAIT_MS)),
   ]);
+  if (first === "stop") {
+    await controller.stop();
+    return undefined;
+  }
   if (first === "timeout") log.warn("Tenant and Secret not read yet; serving anyway while the watches retry");
 
-  // The scheme follows the Tenant's TLS setting as read at start-up (default: TLS, as the operator's).
-  const tenant = controller.config?.tenant;
+  // Without --minio-url the scheme follows the Tenant's current TLS setting (the last valid
+  // config; TLS, as the operator's default, until one is known), not the one seen at start-up.
+  const hostPort = d.minioHostPort ?? "localhost:9000";
   const minio = new MinioClient({
-    baseUrl: o.minioUrl ?? `${tenant ? scheme(tenant) : "https"}://localhost:9000`,
+    baseUrl: o.minioUrl ? () => o.minioUrl! : () => `${controller.config ? scheme(controller.config.tenant) : "https"}://${hostPort}`,
     serverName: minioServiceHost({ tenant: o.tenant, namespace: o.namespace, clusterDomain: o.clusterDomain }),
   });
   const owner = (): Owner | undefined => {
@@ -83,17 +113,19 @@ export async function sidecar(o: SidecarOptions, log: Logger): Promise<number> {
     return typeof uid === "string" && t ? { name: o.tenant, uid, tenant: t } : undefined;
   };
   const services = new BucketServices(kube, o.namespace, o.clusterDomain, owner);
-  const reconciler = new BucketReconciler(kube, o.namespace, services, owner, log, o.pruneBucketServices);
-  const buckets = new BucketLoop({ controller, reconciler, minio, metrics, log }).start();
-  stops.push(() => buckets.stop());
+  const reconciler = new BucketReconciler(kube, services, owner, log, o.pruneBucketServices);
+  const buckets = new BucketLoop({ controller, reconciler, minio, metrics, log, timings: d.bucketTimings }).start();
 
+  let stopping = false;
+  const healthy = () => !stopping && controller.watches.every((w) => w.progressing);
   const listeners: Listener[] = [];
+  const stopAll = () => Promise.allSettled([...listeners.map((l) => l.stop()), controller.stop(), buckets.stop()]);
   try {
     listeners.push(
       await listen(
         probeApp({
           readiness: () => checkReadiness(minio),
-          alive: () => !stopping,
+          alive: healthy,
           status: () => ({ ...controller.status(), minioUrl: minio.url("/").origin, bucketReconcile: buckets.lastRun ?? null }),
           metrics,
           log,
@@ -107,16 +139,42 @@ export async function sidecar(o: SidecarOptions, log: Logger): Promise<number> {
       await listen(sidecarApiApp(o.configFile), addresses.sidecar),
     );
   } catch (err) {
-    await Promise.allSettled([...listeners.map((l) => l.stop()), ...stops.map((s) => s())]);
+    await stopAll();
+    minio.close();
     throw new InputError("sidecar", "listen", err instanceof Error ? err.message : String(err));
   }
   log.info({ probe: o.probeAddress, webhook: o.webhookAddress, sidecar: o.sidecarAddress, minio: minio.url("/").origin }, "sidecar serving");
+  const [probe, webhook, sidecarApi] = listeners as [Listener, Listener, Listener];
+  return {
+    controller,
+    buckets,
+    reconciler,
+    metrics,
+    minio,
+    listeners: { probe, webhook, sidecar: sidecarApi },
+    healthy,
+    async stop() {
+      stopping = true;
+      await stopAll();
+      minio.close();
+    },
+  };
+}
 
-  const signal = first === "SIGTERM" || first === "SIGINT" ? first : await signals;
-  stopping = true;
+export async function sidecar(o: SidecarOptions, log: Logger): Promise<number> {
+  const kube = loadKubeOrFail(o.kubeconfig);
+  const signals = new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
+  const running = await startSidecar(o, { kube, log }, signals);
+  const signal = await signals;
   log.info({ signal }, "shutting down");
-  const done = Promise.allSettled([...listeners.map((l) => l.stop()), ...stops.map((s) => s())]).then(() => minio.close());
-  const finished = await Promise.race([done.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), SHUTDOWN_BUDGET_MS))]);
+  if (!running) return 0;
+  const finished = await Promise.race([
+    running.stop().then(() => true),
+    new Promise<false>((r) => setTimeout(() => r(false), SHUTDOWN_BUDGET_MS)),
+  ]);
   log.info(finished ? "stopped" : "shutdown budget exceeded; exiting anyway");
   return 0;
 }

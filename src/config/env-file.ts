@@ -5,7 +5,9 @@
  * quotes, which round-trips any value that has no line break or NUL.
  */
 import { InputError } from "../errors.ts";
-import { ENV_NAME } from "./secret-env.ts";
+
+/** What MinIO's parser (and a shell) accepts as a variable name (SPEC 3). */
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 const UNREPRESENTABLE = /[\r\n\0]/;
 

@@ -2,12 +2,12 @@
  * Tenant + Secret -> the config file: the one function `render`, `validate`
  * and the sidecar share, so the three can never disagree.
  */
-import { InputError } from "../errors.ts";
+import { InputError, objectRef } from "../errors.ts";
 import type { Tenant } from "../tenant/schema.ts";
-import { describeSecret, parseSecret, validateTenant } from "../tenant/validate.ts";
+import { validateTenant } from "../tenant/validate.ts";
 import { renderEnvFile } from "./env-file.ts";
-import { hasRootCredentials, mergeEnv } from "./merge.ts";
-import { configEnvText, parseConfigEnv, CONFIG_KEY } from "./secret-env.ts";
+import { mergeEnv, rootCredentials } from "./merge.ts";
+import { configEnvText, parseConfigEnv, parseSecret, CONFIG_KEY } from "./secret-env.ts";
 
 export interface GenerateInput {
   tenant: unknown;
@@ -31,10 +31,7 @@ export function generateConfig(input: GenerateInput): Generated {
   const tenantName = `Tenant ${namespace}/${tenant.metadata.name ?? "?"}`;
   if (!tenant.metadata.name) throw new InputError(tenantName, "metadata.name", "is required");
 
-  const secretName = describeSecret(
-    (input.secret ?? {}) as { metadata?: { name?: string; namespace?: string } },
-    namespace,
-  );
+  const secretName = objectRef("Secret", input.secret, namespace);
   const secret = parseSecret(input.secret, secretName);
   const parsed = parseConfigEnv(configEnvText(secret, secretName));
   const warnings = parsed.skippedLines.map(
@@ -43,11 +40,13 @@ export function generateConfig(input: GenerateInput): Generated {
 
   const place = { tenant: tenant.metadata.name, namespace, clusterDomain: input.clusterDomain };
   const merged = mergeEnv(tenant, place, parsed.vars, { tenant: tenantName, secret: secretName });
-  if (!hasRootCredentials(merged.env)) {
+  // The Secret's own variables, not the merge: credentials in spec.env would be
+  // plain text in the Tenant, so the operator does not accept them either.
+  if (!rootCredentials(parsed.vars)) {
     throw new InputError(
       secretName,
       CONFIG_KEY,
-      "missing root credentials (set MINIO_ROOT_USER and MINIO_ROOT_PASSWORD to non-empty values)",
+      "missing root credentials (set MINIO_ROOT_USER and MINIO_ROOT_PASSWORD to non-empty values in the Secret; spec.env does not count)",
     );
   }
   const content = renderEnvFile(merged.env, secretName);

@@ -12,8 +12,8 @@ import {
   tlsEnabled,
   type Place,
 } from "../tenant/topology.ts";
-import { assertRepresentable } from "./env-file.ts";
-import { ENV_NAME } from "./secret-env.ts";
+import { assertRepresentable, ENV_NAME } from "./env-file.ts";
+import { CONFIG_KEY } from "./secret-env.ts";
 
 export const MINISIGN_PUBKEY = "RWTx5Zr1tiHQLwG9keckT0c45M3AGeHD6IvimQHpyRywVWGbP1aVSGav";
 export const WEBHOOK_BASE = "http://127.0.0.1:4222/webhook/v1/bucketsrv";
@@ -82,6 +82,14 @@ export function mergeEnv(
     }
     const value = e.value ?? "";
     assertRepresentable(names.tenant, `${field} (${e.name})`, value);
+    // spec.env is plain text to anyone who can read Tenants. A user name is not
+    // a secret, so only passwords are warned about; neither counts for the
+    // credentials check, which reads the Secret alone (as the operator does).
+    if (value && ROOT_PASSWORDS.includes(e.name)) {
+      warnings.push(
+        `${names.tenant}: ${field} (${e.name}): a password in spec.env is readable by anyone who can read the Tenant and does not count as root credentials; set it in ${names.secret} ${CONFIG_KEY}`,
+      );
+    }
     env.set(e.name, value);
   });
 
@@ -92,17 +100,18 @@ export function mergeEnv(
   return { env, warnings };
 }
 
-const has = (env: ReadonlyMap<string, string>, ...names: string[]) => names.some((n) => !!env.get(n));
+const ROOT_USERS = ["MINIO_ROOT_USER", "MINIO_ACCESS_KEY"];
+const ROOT_PASSWORDS = ["MINIO_ROOT_PASSWORD", "MINIO_SECRET_KEY"];
+const firstSet = (vars: ReadonlyMap<string, string>, names: string[]) => names.map((n) => vars.get(n)).find((v) => !!v);
 
-/** Root credentials: a user and a password, each non-empty (SPEC 3.1). */
-export function hasRootCredentials(env: ReadonlyMap<string, string>): boolean {
-  return has(env, "MINIO_ROOT_USER", "MINIO_ACCESS_KEY") && has(env, "MINIO_ROOT_PASSWORD", "MINIO_SECRET_KEY");
-}
-
-export function rootCredentials(env: ReadonlyMap<string, string>): { accessKeyId: string; secretAccessKey: string } | undefined {
-  if (!hasRootCredentials(env)) return undefined;
-  return {
-    accessKeyId: env.get("MINIO_ROOT_USER") || env.get("MINIO_ACCESS_KEY") || "",
-    secretAccessKey: env.get("MINIO_ROOT_PASSWORD") || env.get("MINIO_SECRET_KEY") || "",
-  };
+/**
+ * Root credentials (SPEC 3.1): a user and a password, each non-empty, the
+ * current name before the legacy one. Asked of the Secret's variables alone
+ * for the "missing root credentials" check, and of the merged config (what
+ * MinIO reads) by the bucket loop to sign its requests.
+ */
+export function rootCredentials(vars: ReadonlyMap<string, string>): { accessKeyId: string; secretAccessKey: string } | undefined {
+  const accessKeyId = firstSet(vars, ROOT_USERS);
+  const secretAccessKey = firstSet(vars, ROOT_PASSWORDS);
+  return accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined;
 }

@@ -4,11 +4,29 @@
  * content may be a password.
  */
 import { Buffer } from "node:buffer";
+import { Type, type Static } from "@sinclair/typebox";
 import { InputError } from "../errors.ts";
-import type { Secret } from "../tenant/schema.ts";
+import { ObjectMeta, Obj, Opt } from "../tenant/schema.ts";
+import { checkSchema } from "../tenant/validate.ts";
+import { ENV_NAME } from "./env-file.ts";
 
 export const CONFIG_KEY = "config.env";
-export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The parts of a v1 Secret we read; unknown fields are accepted. */
+export const Secret = Obj({
+  apiVersion: Opt(Type.String()),
+  kind: Opt(Type.String()),
+  metadata: ObjectMeta,
+  /** base64 values, as the API server returns them */
+  data: Opt(Type.Record(Type.String(), Type.String())),
+  /** plain values, only in manifests given to `render` */
+  stringData: Opt(Type.Record(Type.String(), Type.String())),
+});
+export type Secret = Static<typeof Secret>;
+
+export function parseSecret(value: unknown, object: string): Secret {
+  return checkSchema(Secret, value, object);
+}
 
 export interface ParsedEnv {
   vars: Map<string, string>;

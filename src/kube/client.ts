@@ -1,21 +1,194 @@
 /**
- * Kubernetes access: config loading (SPEC 2), the two API clients we use,
- * and one-line error descriptions. client-node is pinned to 1.4.0: 2.0.x
- * cannot verify a cluster CA under Bun (SPEC 7), and test/kube-tls.test.ts
- * keeps that proven over https with a CA.
+ * Kubernetes access: config loading (SPEC 2) and the one request function
+ * every API call goes through.
+ *
+ * client-node's `KubeConfig` does what it is good at: reading kubeconfigs and
+ * in-cluster files, and turning the current user into an agent (CA, client
+ * certificates, proxy) and headers (tokens, exec and OIDC providers, refreshed
+ * per request). The requests themselves are ours, over client-node's own
+ * `node-fetch`, because the library's typed clients and its `Watch` cannot be
+ * given a response-header timeout: its `Watch.watch()` waits for headers with
+ * no limit and overwrites its own timeout before use (SPEC 7), so an API
+ * server that accepts a connection and never answers froze the watch for
+ * good. Here every request carries an AbortSignal that works before and after
+ * the headers. Going without the typed clients also spares evaluating the
+ * generated API classes and model serializer in every pod.
+ *
+ * client-node is pinned to 1.4.0: 2.0.x cannot verify a cluster CA under Bun
+ * (SPEC 7); the https-with-CA tests in test/ keep that proven.
  */
 import { readFileSync } from "node:fs";
-import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig } from "@kubernetes/client-node";
+import fetch from "node-fetch";
+import { firstLine } from "../errors.ts";
 
 export const SERVICEACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 export const DEFAULT_NAMESPACE = "minio-operator";
 
-export const TENANTS = { group: "minio.min.io", version: "v2", plural: "tenants" } as const;
+export const TENANTS_PATH = "/apis/minio.min.io/v2";
 
-export interface Kube {
-  config: KubeConfig;
-  core: CoreV1Api;
-  custom: CustomObjectsApi;
+/** A request that gets no response headers within this time is abandoned (SPEC 5). */
+export const HEADER_TIMEOUT_MS = 10_000;
+
+/** An API answer other than 2xx, or a request that failed on the way (then `statusCode` is undefined). */
+export class KubeError extends Error {
+  override name = "KubeError";
+  constructor(
+    message: string,
+    readonly statusCode?: number,
+    /** Network error code (ECONNREFUSED, ETIMEDOUT, ...) */
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface KubeRequest {
+  method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  /** Default application/json; PATCH needs e.g. application/merge-patch+json. */
+  contentType?: string;
+  /** Aborts the request, before or after the response headers. */
+  signal?: AbortSignal;
+  /** Whole request, headers and body (default HEADER_TIMEOUT_MS). */
+  timeoutMs?: number;
+}
+
+export interface WatchStream {
+  /** The response body, line by line (one JSON watch event a line). */
+  lines: AsyncIterable<string>;
+}
+
+export class Kube {
+  constructor(readonly config: KubeConfig) {}
+
+  get server(): string {
+    return this.config.getCurrentCluster()?.server ?? "";
+  }
+
+  /** One JSON request; resolves with the parsed body, rejects with a KubeError. */
+  async request<T = unknown>(r: KubeRequest): Promise<T> {
+    const timeoutMs = r.timeoutMs ?? HEADER_TIMEOUT_MS;
+    const { signal, done } = deadline(timeoutMs, r.signal);
+    try {
+      const res = await this.send(r, signal);
+      const text = await res.text();
+      if (res.status < 200 || res.status > 299) throw statusError(res.status, text);
+      return (text ? JSON.parse(text) : undefined) as T;
+    } catch (err) {
+      throw asKubeError(err, timeoutMs);
+    } finally {
+      done();
+    }
+  }
+
+  /**
+   * A streaming GET (watch). The response headers must arrive within
+   * `headerTimeoutMs`; after that only `signal` ends the stream (the caller
+   * runs the silent-stream watchdog, which knows the stream's timeoutSeconds).
+   */
+  async stream(r: KubeRequest & { signal: AbortSignal; headerTimeoutMs?: number }): Promise<WatchStream> {
+    const timeoutMs = r.headerTimeoutMs ?? HEADER_TIMEOUT_MS;
+    const { signal, headersIn, done } = deadline(timeoutMs, r.signal);
+    let res;
+    try {
+      res = await this.send(r, signal);
+    } catch (err) {
+      done();
+      throw asKubeError(err, timeoutMs);
+    }
+    headersIn(); // from here on only the caller's signal ends the stream
+    if (res.status !== 200) {
+      const body = await res.text().catch(() => "");
+      done();
+      throw statusError(res.status, body);
+    }
+    return { lines: lines(res.body as AsyncIterable<Uint8Array | string>, signal, done) };
+  }
+
+  private async send(r: KubeRequest, signal: AbortSignal) {
+    const url = new URL(this.server + r.path);
+    for (const [k, v] of Object.entries(r.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const init = await this.config.applyToFetchOptions({});
+    const headers = init.headers as unknown as Headers;
+    headers.set("Accept", "application/json");
+    if (r.body !== undefined) headers.set("Content-Type", r.contentType ?? "application/json");
+    // init.signal's type is node-fetch's own AbortSignal; the runtime's is what both runtimes' fetch accept.
+    return fetch(url.toString(), {
+      ...init,
+      method: r.method ?? "GET",
+      headers: headers as never,
+      body: r.body === undefined ? undefined : JSON.stringify(r.body),
+      signal: signal as never,
+    });
+  }
+}
+
+/**
+ * An AbortSignal that fires after `ms` or when `outer` fires. `headersIn()`
+ * clears the timer only (a stream goes on under `outer`); `done()` also
+ * unhooks it from `outer`.
+ */
+function deadline(ms: number, outer?: AbortSignal) {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), ms);
+  const onOuter = () => ac.abort(outer?.reason);
+  if (outer?.aborted) ac.abort(outer.reason);
+  else outer?.addEventListener("abort", onOuter, { once: true });
+  return {
+    signal: ac.signal,
+    headersIn: () => clearTimeout(timer),
+    done: () => {
+      clearTimeout(timer);
+      outer?.removeEventListener("abort", onOuter);
+    },
+  };
+}
+
+/** Splits a byte stream into lines; ends quietly when `signal` aborts it; calls `done` at the end. */
+async function* lines(body: AsyncIterable<Uint8Array | string>, signal: AbortSignal, done: () => void): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let buffered = "";
+  try {
+    for await (const chunk of body) {
+      buffered += typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
+      let nl;
+      while ((nl = buffered.indexOf("\n")) >= 0) {
+        const line = buffered.slice(0, nl).trim();
+        buffered = buffered.slice(nl + 1);
+        if (line) yield line;
+      }
+    }
+    if (buffered.trim() && !signal.aborted) yield buffered.trim();
+  } catch (err) {
+    if (!signal.aborted) throw asKubeError(err, 0);
+  } finally {
+    done();
+  }
+}
+
+/** The Status message of an error answer (`forbidden: User ... cannot list ...`), never the raw body. */
+function statusError(status: number, body: string): KubeError {
+  let message = "";
+  try {
+    const s = JSON.parse(body) as { message?: unknown; reason?: unknown };
+    message = typeof s.message === "string" ? s.message : typeof s.reason === "string" ? s.reason : "";
+  } catch {
+    // not a Status (a proxy's HTML page): the code alone says enough
+  }
+  return new KubeError(`HTTP ${status}${message ? `: ${firstLine(message)}` : ""}`, status);
+}
+
+function asKubeError(err: unknown, timeoutMs: number): KubeError {
+  if (err instanceof KubeError) return err;
+  const e = err as { name?: string; message?: string; code?: unknown; type?: string } | undefined;
+  // Our deadline (or the caller's signal) aborted it; both runtimes report that as AbortError.
+  if (e?.name === "AbortError") return new KubeError(`ETIMEDOUT: no answer within ${timeoutMs} ms`, undefined, "ETIMEDOUT");
+  const code = typeof e?.code === "string" ? e.code : undefined;
+  const first = firstLine(e?.message ?? String(err));
+  return new KubeError(code && !first.includes(code) ? `${code}: ${first}` : first, undefined, code);
 }
 
 /** `--kubeconfig` when given; in-cluster when KUBERNETES_SERVICE_HOST is set; else $KUBECONFIG or ~/.kube/config. */
@@ -25,7 +198,7 @@ export function loadKube(kubeconfig?: string): Kube {
   else if (process.env.KUBERNETES_SERVICE_HOST) config.loadFromCluster();
   else config.loadFromDefault();
   if (!config.getCurrentCluster()) throw new Error("no Kubernetes cluster configured (no in-cluster config and no kubeconfig)");
-  return { config, core: config.makeApiClient(CoreV1Api), custom: config.makeApiClient(CustomObjectsApi) };
+  return new Kube(config);
 }
 
 /** `--namespace`, else the pod's service-account namespace, else minio-operator. */
@@ -42,40 +215,10 @@ export function resolveNamespace(flag?: string): string {
 
 /** HTTP status of an API error, or undefined for a network-level failure. */
 export function statusOf(err: unknown): number | undefined {
-  if (err instanceof ApiException) return err.code;
-  const code = (err as { statusCode?: unknown; code?: unknown } | null)?.statusCode;
-  return typeof code === "number" ? code : undefined;
+  return err instanceof KubeError ? err.statusCode : undefined;
 }
 
-/**
- * One line for an API failure: status and the Status message, or the
- * network error. ApiException's own message dumps headers and body, which is
- * noise in a log line (and a body is never something to echo blindly).
- */
-export function describeKubeError(err: unknown): string {
-  if (err instanceof ApiException) {
-    const body = err.body as { message?: unknown; reason?: unknown } | string | undefined;
-    const parsed = typeof body === "string" ? safeJson(body) : body;
-    const msg = typeof parsed?.message === "string" ? parsed.message : typeof parsed?.reason === "string" ? parsed.reason : "";
-    return `HTTP ${err.code}${msg ? `: ${msg}` : ""}`;
-  }
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    const first = err.message.split("\n")[0] ?? "";
-    return typeof code === "string" && !first.includes(code) ? `${code}: ${first}` : first;
-  }
-  return String(err);
-}
-
-function safeJson(s: string): { message?: unknown; reason?: unknown } | undefined {
-  try {
-    return JSON.parse(s);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Transient failures worth retrying: network errors, 429, 5xx. 4xx other than 429 are answers. */
+/** Transient failures worth retrying: network errors, timeouts, 429, 5xx. Other 4xx are answers. */
 export function isTransient(err: unknown): boolean {
   const status = statusOf(err);
   return status === undefined || status === 429 || status >= 500;

@@ -11,7 +11,6 @@ export function listen(app: Elysia<any, any, any, any, any, any, any>, address: 
   const server = app.server;
   if (!server) throw new Error(`cannot listen on ${address.hostname}:${address.port}`);
   return {
-    hostname: address.hostname,
     port: server.port ?? address.port,
     stop: async () => {
       await app.stop(true); // close keep-alive connections too, so shutdown is quick

@@ -14,7 +14,7 @@ declare const Deno: {
 // deno-lint-ignore no-explicit-any
 export function listen(app: Elysia<any, any, any, any, any, any, any>, address: Address): Listener {
   const server = Deno.serve({ hostname: address.hostname, port: address.port, onListen: () => {} }, (req) => app.fetch(req));
-  return { hostname: address.hostname, port: server.addr.port, stop: () => server.shutdown() };
+  return { port: server.addr.port, stop: () => server.shutdown() };
 }
 
 export function parseYamlDocuments(text: string): unknown[] {

@@ -9,7 +9,7 @@
 import type { Elysia } from "elysia";
 
 export interface Listener {
-  hostname: string;
+  /** The port bound (the one asked for, or the kernel's choice for port 0). */
   port: number;
   stop(): Promise<void>;
 }

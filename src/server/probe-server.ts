@@ -1,11 +1,11 @@
 /**
- * Probe server (SPEC 6): /ready (is MinIO answering), /healthz (is the
- * sidecar's loop alive), /status (what the sidecar knows, no secret values),
+ * Probe server (SPEC 6): /ready (is MinIO answering), /healthz (are the
+ * watch loops making progress), /status (what the sidecar knows, no secret values),
  * /metrics (Prometheus). These are polled constantly, so they log at debug.
  */
 import { Elysia } from "elysia";
 import type { Logger } from "pino";
-import type { Readiness } from "../probe/readiness.ts";
+import type { Readiness } from "../minio/client.ts";
 import type { Metrics } from "../sidecar/metrics.ts";
 import { guard } from "./guard.ts";
 
@@ -32,8 +32,9 @@ export function probeApp(d: ProbeDeps) {
     })
     .get("/healthz", ({ set }) => {
       if (d.alive()) return "ok";
-      set.status = 500;
-      return "sidecar loop stopped";
+      // 503: a watch loop stopped making progress (or the sidecar is shutting down); a liveness probe restarts it.
+      set.status = 503;
+      return "sidecar loop stalled";
     })
     .get("/status", () => d.status())
     .get("/metrics", async ({ set }) => {

@@ -12,10 +12,10 @@ import { writeFileAtomic } from "../config/atomic-write.ts";
 import { generateConfig, type Generated } from "../config/generate.ts";
 import { describe, InputError } from "../errors.ts";
 import type { Tenant } from "../tenant/schema.ts";
-import { backoffDelay, type BackoffOptions } from "../kube/backoff.ts";
-import type { Kube } from "../kube/client.ts";
-import { ObjectWatch, type WatchStatus } from "../kube/object-watch.ts";
+import { type Kube, type KubeError } from "../kube/client.ts";
+import { ObjectWatch, type ObjectSource, type WatchStatus, type WatchTimings } from "../kube/object-watch.ts";
 import { secretSource, tenantSource, type RawObject } from "../kube/sources.ts";
+import { Backoff, Sleeper } from "../retry.ts";
 import type { Metrics } from "./metrics.ts";
 
 export interface ControllerOptions {
@@ -28,8 +28,7 @@ export interface ControllerOptions {
   clusterDomain: string;
   log: Logger;
   metrics: Metrics;
-  backoff?: BackoffOptions;
-  resyncMs?: number;
+  watchTimings?: Partial<WatchTimings>;
 }
 
 /** What /status shows: names, hashes, times, states, the last error. Never a value. */
@@ -46,13 +45,20 @@ export interface ControllerStatus {
   watches: WatchStatus[];
 }
 
-const UNSEEN = Symbol("unseen");
+/**
+ * What the controller knows of one object: not read yet (a first LIST is
+ * pending or failing transiently), read (present or absent), or unreadable
+ * for a reason retrying will not fix by itself (403, 401, ...).
+ */
+type Observed = { state: "unseen" } | { state: "read"; object?: RawObject } | { state: "unreadable"; reason: string };
+const UNSEEN: Observed = { state: "unseen" };
+
 /** Retrying a failed file write: 500 ms doubling to 30 s. */
-const WRITE_RETRY: BackoffOptions = { baseMs: 500, capMs: 30_000 };
+const WRITE_RETRY = { baseMs: 500, capMs: 30_000 };
 
 export class ConfigController {
-  private tenantObj: RawObject | undefined | typeof UNSEEN = UNSEEN;
-  private secretObj: RawObject | undefined | typeof UNSEEN = UNSEEN;
+  private tenant: Observed = UNSEEN;
+  private secret: Observed = UNSEEN;
   private tenantWatch?: ObjectWatch<RawObject>;
   private secretWatch?: ObjectWatch<RawObject>;
   private secretName: string;
@@ -62,8 +68,9 @@ export class ConfigController {
   private current?: { generated: Generated; sha256: string; writtenAt?: Date };
   private lastError?: { message: string; at: Date };
   private firstSync?: () => void;
-  private writeRetry?: ReturnType<typeof setTimeout>;
-  private writeFailures = 0;
+  private readonly writeBackoff = new Backoff(WRITE_RETRY);
+  private readonly writeSleeper = new Sleeper();
+  private writeRetrying = false;
   /** Resolves once both objects have been read and a first config attempt was made. */
   readonly synced: Promise<void>;
 
@@ -80,20 +87,25 @@ export class ConfigController {
 
   /** The latest Tenant object as seen by the watch (uid for ownerReferences), valid or not. */
   get tenantObject(): RawObject | undefined {
-    return this.tenantObj === UNSEEN ? undefined : this.tenantObj;
+    return this.tenant.state === "read" ? this.tenant.object : undefined;
+  }
+
+  /** Both watch loops, for /healthz. */
+  get watches(): ObjectWatch<RawObject>[] {
+    return [this.tenantWatch, this.secretWatch].filter((w): w is ObjectWatch<RawObject> => !!w);
   }
 
   start(): this {
-    const { kube, namespace, tenantName, log } = this.o;
+    const { namespace, tenantName, log } = this.o;
     log.info({ tenant: tenantName, namespace, secretName: this.secretName, configFile: this.o.configFile }, "starting watches");
-    this.tenantWatch = this.watch(tenantSource(kube, namespace, tenantName), (t) => this.onTenant(t)).start();
-    this.secretWatch = this.watch(secretSource(kube, namespace, this.secretName), (s) => this.onSecret(s)).start();
+    this.tenantWatch = this.watch(tenantSource(namespace, tenantName), (o) => this.onTenant(o));
+    this.secretWatch = this.watchSecret(this.secretName);
     return this;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.writeRetry);
+    this.writeSleeper.wake(true);
     await Promise.all([this.tenantWatch?.stop(), this.secretWatch?.stop()]);
     await this.running;
   }
@@ -109,38 +121,46 @@ export class ConfigController {
       configValid: this.lastError === undefined && this.current !== undefined,
       lastError: this.lastError?.message,
       lastErrorTime: this.lastError?.at.toISOString(),
-      watches: [this.tenantWatch?.status, this.secretWatch?.status].filter((s): s is WatchStatus => !!s),
+      watches: this.watches.map((w) => w.status),
     };
   }
 
-  private watch(source: ReturnType<typeof tenantSource>, onObject: (o: RawObject | undefined) => void) {
-    return new ObjectWatch(this.o.kube, source, onObject, {
+  /** A watch whose events reach `on` only while it is the current watch of its object. */
+  private watch(source: ObjectSource, on: (o: Observed) => void): ObjectWatch<RawObject> {
+    const w: ObjectWatch<RawObject> = new ObjectWatch<RawObject>(this.o.kube, source, (object) => this.isCurrent(w) && on({ state: "read", object }), {
       log: this.o.log,
-      backoff: this.o.backoff,
-      resyncMs: this.o.resyncMs,
+      timings: this.o.watchTimings,
       onRestart: (kind) => this.o.metrics.watchRestarts.inc({ kind }),
+      onError: (err: KubeError) => this.isCurrent(w) && on({ state: "unreadable", reason: `cannot be read: ${describe(err)}` }),
+    });
+    return w.start();
+  }
+
+  private isCurrent(w: ObjectWatch<RawObject>) {
+    return !this.stopped && (w === this.tenantWatch || w === this.secretWatch);
+  }
+
+  private watchSecret(name: string) {
+    return this.watch(secretSource(this.o.namespace, name), (o) => {
+      this.secret = o;
+      this.schedule();
     });
   }
 
-  private onTenant(t: RawObject | undefined) {
-    this.tenantObj = t;
-    // Follow spec.configuration.name to a new Secret (SPEC 4).
-    const wanted = (t?.spec as { configuration?: { name?: unknown } } | undefined)?.configuration?.name;
-    if (typeof wanted === "string" && wanted && wanted !== this.secretName && !this.stopped) {
+  private onTenant(t: Observed) {
+    this.tenant = t;
+    // Follow spec.configuration.name to a new Secret (SPEC 4). Events of the old watch are
+    // ignored from here on (isCurrent), so a late DELETED cannot mark the new Secret missing.
+    const spec = t.state === "read" ? (t.object?.spec as { configuration?: { name?: unknown } } | undefined) : undefined;
+    const wanted = spec?.configuration?.name;
+    if (typeof wanted === "string" && wanted && wanted !== this.secretName) {
       this.o.log.info({ from: this.secretName, to: wanted }, "Tenant spec.configuration.name changed; following the new Secret");
-      this.secretName = wanted;
-      this.secretObj = UNSEEN;
       const old = this.secretWatch;
+      this.secretName = wanted;
+      this.secret = UNSEEN;
+      this.secretWatch = this.watchSecret(wanted);
       void old?.stop();
-      this.secretWatch = this.watch(secretSource(this.o.kube, this.o.namespace, wanted), (s) => this.onSecret(s)).start();
     }
-    this.schedule();
-  }
-
-  private onSecret(s: RawObject | undefined) {
-    // A late event from a Secret we no longer follow is ignored.
-    if (s && s.metadata?.name !== this.secretName) return;
-    this.secretObj = s;
     this.schedule();
   }
 
@@ -156,27 +176,35 @@ export class ConfigController {
     })();
   }
 
-  private retryWrite() {
-    if (this.writeRetry || this.stopped) return;
-    const delay = backoffDelay(this.writeFailures++, WRITE_RETRY);
-    this.writeRetry = setTimeout(() => {
-      this.writeRetry = undefined;
-      this.schedule();
-    }, delay);
+  /** A failed write (full or read-only volume) is retried by itself; invalid input waits for the next change. */
+  private async retryWrite() {
+    if (this.writeRetrying || this.stopped) return;
+    this.writeRetrying = true;
+    await this.writeSleeper.sleep(this.writeBackoff.next());
+    this.writeRetrying = false;
+    if (!this.stopped) this.schedule();
   }
 
+  /**
+   * Regenerate from the current objects. config_valid (SPEC 5) is 1 only while
+   * the file is what the Tenant and the Secret it names produce: an object that
+   * cannot be read for a reason other than a transient one makes it 0 at once;
+   * one not read yet (first LIST pending or retrying) leaves things as they are.
+   */
   private async regenerate(): Promise<void> {
-    if (this.tenantObj === UNSEEN || this.secretObj === UNSEEN) return;
     const { namespace, tenantName, log, metrics } = this.o;
+    const tenantRef = `Tenant ${namespace}/${tenantName}`;
+    const secretRef = `Secret ${namespace}/${this.secretName}`;
+    const unreadable = this.tenant.state === "unreadable" || this.secret.state === "unreadable";
+    if (!unreadable && (this.tenant.state === "unseen" || this.secret.state === "unseen")) return;
     try {
-      if (!this.tenantObj) throw new InputError(`Tenant ${namespace}/${tenantName}`, "", "not found");
-      if (!this.secretObj) throw new InputError(`Secret ${namespace}/${this.secretName}`, "", "not found");
-      const generated = generateConfig({
-        tenant: this.tenantObj,
-        secret: this.secretObj,
-        namespace,
-        clusterDomain: this.o.clusterDomain,
-      });
+      if (this.tenant.state === "unreadable") throw new InputError(tenantRef, "", this.tenant.reason);
+      if (this.secret.state === "unreadable") throw new InputError(secretRef, "", this.secret.reason);
+      const tenant = this.tenant.state === "read" ? this.tenant.object : undefined;
+      const secret = this.secret.state === "read" ? this.secret.object : undefined;
+      if (!tenant) throw new InputError(tenantRef, "", "not found");
+      if (!secret) throw new InputError(secretRef, "", "not found");
+      const generated = generateConfig({ tenant, secret, namespace, clusterDomain: this.o.clusterDomain });
       for (const w of generated.warnings) log.warn(w);
       const sha256 = createHash("sha256").update(generated.content).digest("hex");
       const written = await writeFileAtomic(this.o.configFile, generated.content);
@@ -187,7 +215,7 @@ export class ConfigController {
         log.info({ sha256, configFile: this.o.configFile }, "config file written");
       }
       if (this.lastError) log.info("configuration valid again");
-      this.writeFailures = 0;
+      this.writeBackoff.reset();
       this.lastError = undefined;
       metrics.configValid.set(1);
     } catch (err) {
@@ -195,10 +223,12 @@ export class ConfigController {
       const reason = err instanceof InputError ? "invalid" : "write";
       metrics.configErrors.inc({ reason });
       metrics.configValid.set(0);
-      this.lastError = { message, at: new Date() };
-      log.error({ reason, keptSha256: this.current?.sha256 }, `config not updated, keeping the last good file: ${message}`);
-      // Invalid input waits for the next change; a failed write (full or read-only volume) is retried by itself.
-      if (reason === "write") this.retryWrite();
+      // The same problem reported again (a re-list, a repeated 403) is one error, not a new one.
+      if (this.lastError?.message !== message) {
+        this.lastError = { message, at: new Date() };
+        log.error({ reason, keptSha256: this.current?.sha256 }, `config not updated, keeping the last good file: ${message}`);
+      }
+      if (reason === "write") void this.retryWrite();
     } finally {
       this.firstSync?.();
       this.firstSync = undefined;

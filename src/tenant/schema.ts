@@ -9,8 +9,8 @@
 import { Type, type Static, type TSchema, type TProperties } from "@sinclair/typebox";
 
 /** An open object: unknown fields are accepted. */
-const Obj = <T extends TProperties>(props: T) => Type.Object(props, { additionalProperties: true });
-const Opt = <T extends TSchema>(s: T) => Type.Optional(s);
+export const Obj = <T extends TProperties>(props: T) => Type.Object(props, { additionalProperties: true });
+export const Opt = <T extends TSchema>(s: T) => Type.Optional(s);
 
 /** Kubernetes quantities arrive as strings ("1Ti") or plain numbers (1e12). */
 export const Quantity = Type.Union([Type.String(), Type.Number()]);
@@ -78,17 +78,6 @@ export const Tenant = Obj({
   spec: TenantSpec,
 });
 
-export const Secret = Obj({
-  apiVersion: Opt(Type.String()),
-  kind: Opt(Type.String()),
-  metadata: ObjectMeta,
-  /** base64 values, as the API server returns them */
-  data: Opt(Type.Record(Type.String(), Type.String())),
-  /** plain values, only in manifests given to `render` */
-  stringData: Opt(Type.Record(Type.String(), Type.String())),
-});
-
 export type Tenant = Static<typeof Tenant>;
 export type TenantSpec = Static<typeof TenantSpec>;
 export type Pool = Static<typeof Pool>;
-export type Secret = Static<typeof Secret>;

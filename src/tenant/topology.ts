@@ -4,6 +4,7 @@
  * names), or MinIO's peers will not find each other.
  */
 import { posix } from "node:path";
+import { isDomainName, urlHost } from "./domain-name.ts";
 import type { Pool, Tenant } from "./schema.ts";
 
 export interface Place {
@@ -58,17 +59,24 @@ export function withScheme(t: Tenant, domain: string): string {
   return /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(domain) ? domain : `${scheme(t)}://${domain}`;
 }
 
-/** Host (no port) of a domain entry, or undefined when it does not parse as a URL with a host. */
+/**
+ * Host (no port) of a `domains.minio` entry, or undefined when the operator
+ * would refuse it: `IsDomainName` runs on the whole entry with its scheme
+ * added, as the operator runs it, so the scheme counts towards the first
+ * label and the total length, and a path counts too. The host is checked
+ * again on its own, which only adds one refusal the operator misses: a
+ * leading dot (`https://.example.com` reads to it as a first label `https://`).
+ */
 export function domainHost(t: Tenant, domain: string): string | undefined {
-  try {
-    const host = new URL(withScheme(t, domain)).hostname;
-    return host || undefined;
-  } catch {
-    return undefined;
-  }
+  const url = withScheme(t, domain);
+  const host = isDomainName(url) ? urlHost(url) : undefined;
+  return host !== undefined && isDomainName(host) ? host : undefined;
 }
 
-/** Hosts of spec.features.domains.minio, in order. Validation has already checked they parse. */
+/** Host of the console domain: it only has to parse, the operator puts no DNS rule on it. */
+export const consoleHost = (t: Tenant, domain: string): string | undefined => urlHost(withScheme(t, domain));
+
+/** Hosts of spec.features.domains.minio, in order. Validation has already checked them. */
 export const minioDomainHosts = (t: Tenant): string[] =>
   (t.spec.features?.domains?.minio ?? []).map((d) => domainHost(t, d) ?? d);
 

@@ -71,8 +71,10 @@ export interface RequestRecord {
   /** HTTP status answered; 0 = the connection was reset without any response. */
   status: number;
   /** Set when the answer came from failNext(). */
-  fault?: "reset" | number;
+  fault?: FaultMode;
   time: number;
+  /** For "hang" and "silent" faults: when the client gave up and closed the request. */
+  closedAt?: number;
 }
 
 export interface ObjectRefObject {
@@ -110,9 +112,17 @@ export interface FailOptions {
   match?: (r: Readonly<RequestRecord>) => boolean;
 }
 
+/**
+ * An HTTP status answered with a Status body; "reset": the connection is destroyed unanswered;
+ * "hang": the request is accepted and never answered (no headers; a black hole, as a stuck load
+ * balancer); "silent": 200 headers are sent and then nothing, ever (a stream that goes silent).
+ * Hung and silent requests stay open until the client gives up or the server stops.
+ */
+export type FaultMode = number | "reset" | "hang" | "silent";
+
 interface FaultRule {
   remaining: number;
-  mode: number | "reset";
+  mode: FaultMode;
   match?: FailOptions["match"];
 }
 
@@ -363,7 +373,7 @@ export class FakeApiServer {
    * and a Status body, or, for "reset", get their connection destroyed without a response.
    * Faults queue up in call order.
    */
-  failNext(n: number, mode: number | "reset" = 500, opts: FailOptions = {}): void {
+  failNext(n: number, mode: FaultMode = 500, opts: FailOptions = {}): void {
     if (n > 0) this.faults.push({ remaining: n, mode, match: opts.match });
   }
 
@@ -486,6 +496,19 @@ export class FakeApiServer {
       if (fault.mode === "reset") {
         this.log(rec);
         req.socket.destroy();
+        return;
+      }
+      if (fault.mode === "hang") {
+        this.log(rec);
+        res.on("close", () => (rec.closedAt = Date.now()));
+        return;
+      }
+      if (fault.mode === "silent") {
+        rec.status = 200;
+        this.log(rec);
+        res.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" });
+        res.flushHeaders();
+        res.on("close", () => (rec.closedAt = Date.now()));
         return;
       }
       const e = faultStatus(fault.mode);

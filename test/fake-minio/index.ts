@@ -64,6 +64,12 @@ export class FakeMinio {
   listDelayMs: number;
   /** When set, ListBuckets answers this status with an InternalError/ServiceUnavailable body. */
   listStatus?: number;
+  /**
+   * When set, a signed ListBuckets gets 200 with this body instead of the real document, or
+   * with the real document passed through it (e.g. cut short): what a proxy in front of MinIO,
+   * or a connection dropped mid-body, hands the sidecar.
+   */
+  listBody?: string | ((real: string) => string);
   readonly region: string;
   readonly tls: boolean;
   readonly requests: MinioRequestRecord[] = [];
@@ -223,7 +229,8 @@ export class FakeMinio {
       `<Owner><ID>02d6176db174dc93cb1b899f7c6078f08654445fe8cf1b6ce98d8855f66bdbf4</ID><DisplayName>minio</DisplayName></Owner><Buckets>` +
       this.buckets.map((b) => `<Bucket><Name>${xml(b)}</Name><CreationDate>2026-01-01T00:00:00.000Z</CreationDate></Bucket>`).join("") +
       `</Buckets></ListAllMyBucketsResult>`;
-    return answer(200, body, { "content-type": "application/xml" });
+    const sent = typeof this.listBody === "function" ? this.listBody(body) : (this.listBody ?? body);
+    return answer(200, sent, { "content-type": this.listBody === undefined ? "application/xml" : "text/html" });
   }
 }
 

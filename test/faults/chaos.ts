@@ -326,7 +326,100 @@ async function sigtermUnderLoad(api: FakeApiServer, minio: FakeMinio) {
   return { operations: sent, failures: code === 0 && ms < 2_000 ? 0 : 1, note: `exit ${code} after ${Math.round(ms)} ms` };
 }
 
-// 6. No secret value in any log line of the whole run.
+async function withOwnApi<T>(run: (api: FakeApiServer) => Promise<T>): Promise<T> {
+  const own = await startApi();
+  try {
+    return await run(own);
+  } finally {
+    await own.close();
+  }
+}
+
+/** Waits until the file holds step `i` of the Secret; returns the time it took, or -1 when it did not within limitMs. */
+async function landed(file: string, i: number, limitMs: number): Promise<number> {
+  const t0 = performance.now();
+  const ok = await eventually(() => readFile(file).includes(`export MINIO_STEP="${i}"`), limitMs, "file").then(() => true, () => false);
+  return ok ? performance.now() - t0 : -1;
+}
+
+// 6. Requests accepted and never answered (no headers), alternately a WATCH and a re-LIST:
+//    each is abandoned after 10 s, and a Secret change made meanwhile reaches the file within 30 s.
+async function blackHoles(api: FakeApiServer) {
+  const { sc, file } = await sidecarFor(api, undefined, "blackhole");
+  const rounds = n(4);
+  const isSecret = (r: { resource?: string }) => r.resource === "secrets";
+  let failures = 0;
+  let worst = 0;
+  for (let i = 1; i <= rounds; i++) {
+    const step = 20_000 + i;
+    const from = api.requests.length;
+    if (i % 2) api.failNext(1, "hang", { match: (r) => isSecret(r) && r.watch });
+    else (api.failNext(1, "hang", { match: (r) => isSecret(r) && r.verb === "list" }), api.failNext(1, 410, { match: (r) => isSecret(r) && r.watch }));
+    api.dropWatches();
+    const hung = await api.waitForRequest((r) => isSecret(r) && r.fault === "hang", { from, timeoutMs: 15_000 }).then(() => true, () => false);
+    api.update(secretObj(step));
+    const ms = hung ? await landed(file, step, 30_000) : -1;
+    if (ms < 0) failures++;
+    worst = Math.max(worst, ms);
+  }
+  if (sc.proc.exitCode !== null) failures++;
+  return { operations: rounds, failures, note: `${Math.ceil(rounds / 2)} WATCH and ${Math.floor(rounds / 2)} LIST black holes; slowest change to file ${(worst / 1000).toFixed(1)} s (limit 30 s)` };
+}
+
+// 7. Streams that send their headers and then nothing: abandoned after their timeoutSeconds plus
+//    the grace period. The binary's window is 5 minutes, so this runs the sidecar's own
+//    composition root (startSidecar, what the binary runs) in this process with a 2 s window.
+async function silentStreams(api: FakeApiServer) {
+  const { startSidecar: startInProcess } = await import("../../src/commands/sidecar.ts");
+  const { loadKube } = await import("../../src/kube/client.ts");
+  const { default: pino } = await import("pino");
+  const dir = join(work, "silent");
+  mkdirSync(dir, { recursive: true });
+  await api.writeKubeconfig(join(dir, "kubeconfig"), { namespace: NS });
+  const logLines: string[] = [];
+  const file = join(dir, "config.env");
+  const sc = (await startInProcess(
+    {
+      tenant: TENANT,
+      configName: SECRET,
+      namespace: NS,
+      configFile: file,
+      clusterDomain: "cluster.local",
+      probeAddress: "127.0.0.1:0",
+      webhookAddress: "127.0.0.1:0",
+      sidecarAddress: "127.0.0.1:0",
+      pruneBucketServices: false,
+    },
+    {
+      kube: loadKube(join(dir, "kubeconfig")),
+      log: pino({ level: "info" }, { write: (l: string) => void logLines.push(l) }),
+      watchTimings: { streamMs: 2_000, silenceGraceMs: 1_000 },
+    },
+  ))!;
+  const rounds = n(10);
+  let failures = 0;
+  let worst = 0;
+  try {
+    for (let i = 1; i <= rounds; i++) {
+      const step = 30_000 + i;
+      const from = api.requests.length;
+      api.failNext(1, "silent", { match: (r) => r.resource === (i % 2 ? "secrets" : "tenants") && r.watch });
+      api.dropWatches();
+      const silent = await api.waitForRequest((r) => r.fault === "silent", { from, timeoutMs: 10_000 }).then(() => true, () => false);
+      api.update(secretObj(step));
+      const ms = silent ? await landed(file, step, 10_000) : -1;
+      if (ms < 0) failures++;
+      worst = Math.max(worst, ms);
+    }
+    if (!sc.healthy()) failures++;
+  } finally {
+    await sc.stop();
+  }
+  const leaks = logLines.filter((l) => l.includes(MARK)).length;
+  return { operations: rounds, failures: failures + leaks, note: `Secret and Tenant streams alternately; slowest change to file ${(worst / 1000).toFixed(1)} s (window 2 s + grace 1 s); ${leaks} secret values in ${logLines.length} log lines` };
+}
+
+// 8. No secret value in any log line of the whole run.
 function logCheck() {
   let lines = 0;
   let leaks = 0;
@@ -348,6 +441,9 @@ try {
   await scenario("10,000 random webhook requests", () => randomWebhook(api));
   await scenario("config directory read-only, then writable", () => readOnlyDirectory(api));
   await scenario("SIGTERM under load", () => sigtermUnderLoad(api, minio));
+  // Their own API servers: the faults must reach this sidecar's requests, not those of the earlier scenarios' sidecars.
+  await scenario("black-holed WATCH and LIST requests", () => withOwnApi(blackHoles));
+  await scenario("watch streams that go silent", () => withOwnApi(silentStreams));
 } finally {
   for (const sc of sidecars) if (sc.proc.exitCode === null) await sc.stop();
   logCheck();
