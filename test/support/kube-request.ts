@@ -8,7 +8,7 @@ import fetch from "node-fetch";
 import { loadKubeConfig } from "../../src/kube/kubeconfig.ts";
 
 const [file, path] = (globalThis as { Deno?: { args: string[] } }).Deno?.args ?? process.argv.slice(2);
-const kc = await loadKubeConfig(file);
+const kc = loadKubeConfig(file);
 const res = await fetch(`${kc.getCurrentCluster()!.server}${path}`, (await kc.applyToFetchOptions({})) as never);
 await res.text();
 console.log(`${res.status} ${kc.authPlugin() ?? "none"}`);
