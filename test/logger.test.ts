@@ -34,3 +34,32 @@ test("secret-bearing fields are censored at any depth", () => {
   // Three levels down is past the depth pino's paths covered (key, *.key, *.*.key): kept as it was.
   expect(lines[5].kept.a.b.token).toBe("deep-is-kept");
 });
+
+test("the deferred logger: lines logged before pino is loaded come out in order, with the time they were logged", () => {
+  const script = `
+    import { deferredLogger } from "${new URL("../src/log/deferred.ts", import.meta.url).pathname}";
+    const { log, flush } = deferredLogger({ level: "info", command: "validate" });
+    const t0 = Date.now();
+    log.info({ step: 1 }, "queued one");
+    log.debug("not at info");
+    log.warn({ password: ${JSON.stringify(PASSWORD)} }, "queued two");
+    const busyUntil = Date.now() + 30; while (Date.now() < busyUntil) {} // pino cannot load before this returns
+    await flush();
+    log.error("after load");
+    console.error(t0);
+  `;
+  const r = spawnSync(process.execPath, ["-e", script], { encoding: "utf8" });
+  expect(r.status).toBe(0);
+  const t0 = Number(r.stderr.trim());
+  const lines = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+  expect(lines.map((l) => [l.level, l.msg, l.command])).toEqual([
+    ["info", "queued one", "validate"],
+    ["warn", "queued two", "validate"],
+    ["error", "after load", "validate"],
+  ]);
+  expect(lines[0].step).toBe(1);
+  expect(lines[1].password).toBe("[redacted]");
+  // Stamped when logged, not when written (30 ms later).
+  expect(Math.abs(Date.parse(lines[0].time) - t0)).toBeLessThan(15);
+  expect(Date.parse(lines[2].time) - t0).toBeGreaterThanOrEqual(30);
+});

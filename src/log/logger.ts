@@ -36,12 +36,14 @@ export function censor(value: unknown, depth = 0): unknown {
   return out;
 }
 
-export function createLogger(opts: { level?: string; stream?: "stdout" | "stderr"; command?: string } = {}): Logger {
+/** `time`: the clock for each line's timestamp (./deferred.ts writes queued lines with the time they were logged). */
+export function createLogger(opts: { level?: string; stream?: "stdout" | "stderr"; command?: string; time?: () => number } = {}): Logger {
+  const time = opts.time;
   return pino(
     {
       level: opts.level ?? "info",
       base: { pid: process.pid, ...(opts.command ? { command: opts.command } : {}) },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: time ? () => `,"time":"${new Date(time()).toISOString()}"` : pino.stdTimeFunctions.isoTime,
       formatters: {
         level: (label) => ({ level: label }),
         log: (object) => censor(object) as Record<string, unknown>,
