@@ -22,6 +22,21 @@ export function timeCommand(cmd: string[], runs: number, warmup = 3): number[] {
   return out;
 }
 
+/**
+ * Wall times in ms of several commands, run one after the other in turn
+ * (`runs` rounds after `warmup`), so drift and other load hit all alike.
+ */
+export function timeInterleaved(cmds: string[][], runs: number, warmup = 3): number[][] {
+  const out = cmds.map(() => [] as number[]);
+  for (let i = 0; i < runs + warmup; i++) {
+    cmds.forEach((cmd, k) => {
+      const ms = timeCommand(cmd, 1, 0)[0]!;
+      if (i >= warmup) out[k]!.push(ms);
+    });
+  }
+  return out;
+}
+
 /** A compiled Bun hello-world, built the same way as the product (same flags), for baselines. */
 export function helloWorldBinary(): string {
   const dir = "dist/bench";
@@ -35,7 +50,8 @@ export function helloWorldBinary(): string {
   return bin;
 }
 
-export const PRODUCT = "dist/minio-operator-sidecar";
+/** The binary every bench measures; PRODUCT_BIN points the benches at another build (e.g. one made with other flags, to compare). */
+export const PRODUCT = process.env.PRODUCT_BIN || "dist/minio-operator-sidecar";
 export function requireProduct(): string {
   if (!existsSync(PRODUCT)) throw new Error(`${PRODUCT} missing: run npm run build first`);
   return PRODUCT;
@@ -56,6 +72,8 @@ export interface Figure {
   baseline?: number;
   baselineLabel?: string;
   goal?: string;
+  /** Whether `goal` is met; bench/REPORT.md marks every row that has a goal "met" or "NOT met". */
+  met?: boolean;
 }
 
 /**
@@ -83,4 +101,12 @@ export async function spawnReady(args: string[], label: string): Promise<{ proc:
     proc.once("exit", (code) => reject(new Error(`${label} exited ${code}`)));
   });
   return { proc, url };
+}
+
+/**
+ * A markdown section for bench/REPORT.md (a table that is not one figure per
+ * row, e.g. bench/attribution.ts): `TABLE {"title", "markdown"}` on one line.
+ */
+export function table(title: string, markdown: string): void {
+  console.log(`TABLE ${JSON.stringify({ title, markdown })}`);
 }

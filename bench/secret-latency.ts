@@ -112,7 +112,7 @@ try {
   console.log(`  goal p99 <= ${GOAL_P99_MS} ms: ${p99 <= GOAL_P99_MS ? "met" : "NOT met"} (${fmt(p99, 2)} ms)`);
   result([
     { figure: "Secret update to file rewritten, p50", value: +p50.toFixed(2), unit: "ms", baseline: +median(put).toFixed(2), baselineLabel: "the PUT itself, p50" },
-    { figure: "Secret update to file rewritten, p99", value: +p99.toFixed(2), unit: "ms", baseline: +percentile(put, 99).toFixed(2), baselineLabel: "the PUT itself, p99", goal: `<= ${GOAL_P99_MS} ms` },
+    { figure: "Secret update to file rewritten, p99", value: +p99.toFixed(2), unit: "ms", baseline: +percentile(put, 99).toFixed(2), baselineLabel: "the PUT itself, p99", goal: `<= ${GOAL_P99_MS} ms`, met: p99 <= GOAL_P99_MS },
   ]);
 } finally {
   sidecar.kill("SIGTERM");

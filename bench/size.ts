@@ -1,7 +1,7 @@
 /**
  * What shipping costs, against a compiled Bun hello-world built with the same
  * flags (the floor any Bun binary pays), in the same run:
- *   - binary size, ratio goal <= 1.10;
+ *   - binary size, ratio goal <= 1.08 (issue 11);
  *   - image payload: the binary plus the shared libraries ldd names (what
  *     scripts/rootfs-check.sh puts in its root filesystem);
  *   - `--version` start-up: median wall time and median max RSS, ratio goal <= 2.0;
@@ -36,10 +36,12 @@ const binSize = statSync(bin).size;
 const helloSize = statSync(hello).size;
 line("binary", mib(binSize), `(${binSize} bytes)`);
 line("hello-world", mib(helloSize), `(${helloSize} bytes)`);
-line("  size", verdict(binSize / helloSize, 1.1));
+const SIZE_GOAL = 1.08;
+line("  size", verdict(binSize / helloSize, SIZE_GOAL));
 const hw = "compiled hello-world";
 const figures: Figure[] = [
-  { figure: "binary size", value: +(binSize / MiB).toFixed(1), unit: "MiB", baseline: +(helloSize / MiB).toFixed(1), baselineLabel: hw, goal: "ratio <= 1.10" },
+  // The ratio of the exact byte counts decides, not of the rounded MiB shown.
+  { figure: "binary size", value: +(binSize / MiB).toFixed(1), unit: "MiB", baseline: +(helloSize / MiB).toFixed(1), baselineLabel: hw, goal: `ratio <= ${SIZE_GOAL} (${fmt(binSize / helloSize, 3)})`, met: binSize / helloSize <= SIZE_GOAL },
 ];
 
 // The image payload: binary + ldd's libraries and loader (symlinks followed).
@@ -65,14 +67,14 @@ const helloMs = median(timeCommand([hello], runs));
 line("--version start-up", `${fmt(verMs)} ms`, `(median of ${runs})`);
 line("hello-world start-up", `${fmt(helloMs)} ms`);
 line("  time", verdict(verMs / helloMs, 2));
-figures.push({ figure: "--version start-up (median)", value: +verMs.toFixed(1), unit: "ms", baseline: +helloMs.toFixed(1), baselineLabel: hw, goal: "ratio <= 2.0" });
+figures.push({ figure: "--version start-up (median)", value: +verMs.toFixed(1), unit: "ms", baseline: +helloMs.toFixed(1), baselineLabel: hw, goal: "ratio <= 2.0", met: verMs / helloMs <= 2 });
 if (existsSync(GNU_TIME)) {
   const verRss = maxRss([bin, "--version"]);
   const helloRss = maxRss([hello]);
   line("--version max RSS", mib(verRss), `(median of ${runs})`);
   line("hello-world max RSS", mib(helloRss));
   line("  RSS", verdict(verRss / helloRss, 2));
-  figures.push({ figure: "--version max RSS (median)", value: +(verRss / MiB).toFixed(1), unit: "MiB", baseline: +(helloRss / MiB).toFixed(1), baselineLabel: hw, goal: "ratio <= 2.0" });
+  figures.push({ figure: "--version max RSS (median)", value: +(verRss / MiB).toFixed(1), unit: "MiB", baseline: +(helloRss / MiB).toFixed(1), baselineLabel: hw, goal: "ratio <= 2.0", met: verRss / helloRss <= 2 });
 } else {
   line("--version max RSS", "not measured: needs GNU time at /usr/bin/time (Debian package `time`)");
 }

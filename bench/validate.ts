@@ -3,10 +3,10 @@
  * binary reads the example Tenant and Secret from the local fake API server
  * over https (CA in the kubeconfig), validates, writes the file and exits.
  * Median wall time of N runs (each into a fresh directory, as a new pod's
- * emptyDir), next to the compiled hello-world binary measured in the same run.
- * Goal: median <= 80 ms.
+ * emptyDir), next to the compiled hello-world binary measured in the same
+ * run, interleaved run by run. Goal (issue 11): median <= 4.0x hello-world.
  *
- *   npm run build && bun bench/validate.ts        (RUNS=20 by default)
+ *   npm run build && bun bench/validate.ts        (RUNS=15 by default)
  *
  * The API server runs in its own process (scripts/dev-cluster.ts): timing
  * uses spawnSync, which would block an in-process server.
@@ -15,9 +15,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fmt, helloWorldBinary, median, percentile, requireProduct, result, spawnReady, timeCommand } from "./lib.ts";
+import { spawnSync } from "node:child_process";
 
-const runs = Number(process.env.RUNS ?? 20);
-const GOAL_MS = 80;
+const runs = Number(process.env.RUNS ?? 15);
+const GOAL = 4.0;
 const bin = requireProduct();
 const hello = helloWorldBinary();
 const dir = mkdtempSync(join(tmpdir(), "bench-validate-"));
@@ -30,10 +31,20 @@ try {
   const validateCmd = (out: string) => [bin, "validate", "--tenant", "myminio", "--namespace", "minio-tenant", "--kubeconfig", kubeconfig, "--config-file", `${out}/config.env`];
   // Each run writes into a directory of its own (a fresh emptyDir), so every run really writes.
   const timeValidate = (i: number) => timeCommand(validateCmd(join(dir, `out-${i}`)), 1, 0)[0]!;
-  for (let i = 0; i < 3; i++) timeValidate(-1 - i); // warm-up (page cache, TLS session set-up paths)
-  const validateMs = Array.from({ length: runs }, (_, i) => timeValidate(i));
+  const timeHello = () => {
+    const t0 = performance.now();
+    if (spawnSync(hello, { stdio: "ignore" }).status !== 0) throw new Error("hello-world failed");
+    return performance.now() - t0;
+  };
+  for (let i = 0; i < 3; i++) timeValidate(-1 - i), timeHello(); // warm-up (page cache, TLS session set-up paths)
+  // Interleaved, one of each in turn: machine noise hits both alike.
+  const validateMs: number[] = [];
+  const helloMs: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    validateMs.push(timeValidate(i));
+    helloMs.push(timeHello());
+  }
   const versionMs = timeCommand([bin, "--version"], runs);
-  const helloMs = timeCommand([hello], runs);
 
   const v = median(validateMs);
   const h = median(helloMs);
@@ -42,9 +53,9 @@ try {
   console.log(`--version (compiled)    median ${fmt(median(versionMs))} ms over ${runs} runs (start-up of the same binary, no cluster)`);
   console.log(`hello-world (compiled)  median ${fmt(h)} ms over ${runs} runs (baseline)`);
   console.log(`ratio validate/hello-world ${fmt(v / h, 2)}`);
-  console.log(`goal: validate median <= ${GOAL_MS} ms: ${v <= GOAL_MS ? "met" : "NOT met"} (${fmt(v)} ms)`);
+  console.log(`goal: validate median <= ${GOAL}x hello-world: ${v / h <= GOAL ? "met" : "NOT met"} (${fmt(v / h, 2)}x)`);
   result([
-    { figure: "validate end to end (median of 20)", value: +v.toFixed(1), unit: "ms", baseline: +h.toFixed(1), baselineLabel: "compiled hello-world", goal: `<= ${GOAL_MS} ms` },
+    { figure: `validate end to end (https + CA, file written; median of ${runs})`, value: +v.toFixed(1), unit: "ms", baseline: +h.toFixed(1), baselineLabel: "compiled hello-world", goal: `ratio <= ${GOAL}`, met: v / h <= GOAL },
   ]);
 } finally {
   cluster.kill("SIGTERM");

@@ -1,6 +1,5 @@
 /**
- * `npm run build`: one standalone executable, minified, bytecode-compiled,
- * code-split (lazy commands stay out of the start-up path: --version 32 -> 16 ms),
+ * `npm run build`: one standalone executable (flags in ./build-flags.ts),
  * with version, commit and build time stamped in.
  * Usage: bun scripts/build.ts [--target bun-linux-x64] [--outfile PATH] [--compile-executable-path BUN]
  * --compile-executable-path: the Bun runtime of the target, for cross-compiling
@@ -8,6 +7,7 @@
  */
 import { $ } from "bun";
 import pkg from "../package.json" with { type: "json" };
+import { COMPILE_FLAGS } from "./build-flags.ts";
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,5 +32,5 @@ const defines = {
 };
 const defineArgs = Object.entries(defines).flatMap(([k, v]) => ["--define", `${k}=${JSON.stringify(v)}`]);
 
-await $`bun build src/main.ts --compile --splitting --minify --sourcemap=none --bytecode --format=esm --target=${target} ${runtimeArgs} ${defineArgs} --outfile ${outfile}`;
+await $`bun build src/main.ts ${COMPILE_FLAGS} --target=${target} ${runtimeArgs} ${defineArgs} --outfile ${outfile}`;
 console.log(`built ${outfile} ${version} (${commit}${dirty}) for ${target}`);

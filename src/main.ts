@@ -52,11 +52,22 @@ async function runRender(flags: Flags): Promise<number> {
   }
 }
 
-/** validate and sidecar: pino JSON lines on stdout (the container log), plus one plain line on stderr on failure. */
+/**
+ * validate and sidecar: pino JSON lines on stdout (the container log), plus
+ * one plain line on stderr on failure. The command's modules are loaded
+ * first and the logger last, right before the command runs: pino then loads
+ * while the first API request is on the wire (./log/deferred.ts).
+ */
 async function runClusterCommand(name: "validate" | "sidecar", flags: Flags): Promise<number> {
-  const { createLogger } = await import("./log/logger.ts");
-  const log = createLogger({ level: str(flags, "log-level"), command: name });
-  const { resolveNamespace } = await import("./kube/client.ts");
+  const [{ resolveNamespace }, { deferredLogger }, command] = await Promise.all([
+    import("./kube/client.ts"),
+    import("./log/deferred.ts"),
+    name === "validate" ? import("./commands/validate.ts") : import("./commands/sidecar.ts"),
+  ]);
+  // The binary starts with a reluctant JIT for one-shot start-up (scripts/build-flags.ts); the long-running sidecar gets the normal one.
+  if (name === "sidecar") (globalThis as { Bun?: typeof Bun }).Bun?.unsafe.setJITPolicy(1);
+  const logger = deferredLogger({ level: str(flags, "log-level"), command: name });
+  const log = logger.log;
   const common = {
     tenant: str(flags, "tenant")!,
     namespace: resolveNamespace(str(flags, "namespace"), str(flags, "kubeconfig")),
@@ -64,31 +75,33 @@ async function runClusterCommand(name: "validate" | "sidecar", flags: Flags): Pr
     configFile: str(flags, "config-file")!,
     clusterDomain: clusterDomain(),
   };
+  let code: number;
   try {
-    if (name === "validate") {
-      const { validate } = await import("./commands/validate.ts");
-      await validate({ ...common, retryForMs: parseDuration(str(flags, "retry-for")!)! }, log);
-      return 0;
+    if ("validate" in command) {
+      await command.validate({ ...common, retryForMs: parseDuration(str(flags, "retry-for")!)! }, log);
+      code = 0;
+    } else {
+      code = await command.sidecar(
+        {
+          ...common,
+          configName: str(flags, "config-name")!,
+          probeAddress: str(flags, "probe-address")!,
+          webhookAddress: str(flags, "webhook-address")!,
+          sidecarAddress: str(flags, "sidecar-address")!,
+          minioUrl: str(flags, "minio-url"),
+          pruneBucketServices: flags["prune-bucket-services"] === true,
+        },
+        log,
+      );
     }
-    const { sidecar } = await import("./commands/sidecar.ts");
-    return await sidecar(
-      {
-        ...common,
-        configName: str(flags, "config-name")!,
-        probeAddress: str(flags, "probe-address")!,
-        webhookAddress: str(flags, "webhook-address")!,
-        sidecarAddress: str(flags, "sidecar-address")!,
-        minioUrl: str(flags, "minio-url"),
-        pruneBucketServices: flags["prune-bucket-services"] === true,
-      },
-      log,
-    );
   } catch (err) {
     log.error({ exitCode: exitCodeOf(err) }, describe(err));
     stderr(`error: ${describe(err)}\n`);
     writeTerminationLog(str(flags, "termination-log")!, `error: ${describe(err)}\n`);
-    return exitCodeOf(err);
+    code = exitCodeOf(err);
   }
+  await logger.flush(); // every line is written before the process exits
+  return code;
 }
 
 const DEFAULT_TERMINATION_LOG = "/dev/termination-log";

@@ -188,6 +188,26 @@ describe("/healthz, /status, /metrics and the sidecar API", () => {
     expect(m.text).not.toContain(PASSWORD);
   });
 
+  test("/metrics: process metrics are this process's true figures; no V8-only or VmData ones", async () => {
+    const e = parseExposition((await metrics()).text);
+    const status = await readFile(`/proc/${sc.proc.pid}/status`, "utf8");
+    const vmRss = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) * 1024;
+    const rss = sample(e, "minio_sidecar_process_resident_memory_bytes");
+    expect(Math.abs(rss - vmRss) / vmRss).toBeLessThan(0.25); // sampled moments apart
+    const cpu = sample(e, "minio_sidecar_process_cpu_seconds_total");
+    expect(cpu).toBeGreaterThan(0);
+    expect(cpu).toBeCloseTo(sample(e, "minio_sidecar_process_cpu_user_seconds_total") + sample(e, "minio_sidecar_process_cpu_system_seconds_total"), 1);
+    expect(e.type.get("minio_sidecar_process_cpu_seconds_total")).toBe("counter");
+    const start = sample(e, "minio_sidecar_process_start_time_seconds");
+    expect(Math.abs(start - startedAt / 1000)).toBeLessThan(30);
+    const fds = (await import("node:fs")).readdirSync(`/proc/${sc.proc.pid}/fd`).length;
+    expect(Math.abs(sample(e, "minio_sidecar_process_open_fds") - fds)).toBeLessThanOrEqual(3);
+    const maxFds = Number(/^Max open files\s+(\d+)/m.exec(await readFile(`/proc/${sc.proc.pid}/limits`, "utf8"))![1]);
+    expect(sample(e, "minio_sidecar_process_max_fds")).toBe(maxFds);
+    const names = [...e.type.keys()];
+    expect(names.filter((n) => n.includes("nodejs_") || n.includes("heap") || n.includes("virtual_memory"))).toEqual([]);
+  });
+
   test("/metrics counts probe results and webhook requests by result", async () => {
     const before = parseExposition((await metrics()).text);
     for (let i = 0; i < 3; i++) expect((await sc.probe("/ready")).status).toBe(200);
