@@ -59,11 +59,11 @@ async function runRender(flags: Flags): Promise<number> {
  * while the first API request is on the wire (./log/deferred.ts).
  */
 async function runClusterCommand(name: "validate" | "sidecar", flags: Flags): Promise<number> {
-  const [{ resolveNamespace }, { deferredLogger }, command] = await Promise.all([
-    import("./kube/client.ts"),
-    import("./log/deferred.ts"),
-    name === "validate" ? import("./commands/validate.ts") : import("./commands/sidecar.ts"),
-  ]);
+  // One after the other: loading these chunks concurrently (Promise.all) crashed the compiled
+  // Bun 1.4.5 binary at start (segfault) while client.ts still imported client-node's index.
+  const { resolveNamespace } = await import("./kube/client.ts");
+  const { deferredLogger } = await import("./log/deferred.ts");
+  const command = name === "validate" ? await import("./commands/validate.ts") : await import("./commands/sidecar.ts");
   // The binary starts with a reluctant JIT for one-shot start-up (scripts/build-flags.ts); the long-running sidecar gets the normal one.
   if (name === "sidecar") (globalThis as { Bun?: typeof Bun }).Bun?.unsafe.setJITPolicy(1);
   const logger = deferredLogger({ level: str(flags, "log-level"), command: name });

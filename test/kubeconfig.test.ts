@@ -18,6 +18,7 @@ import { startConnectProxy, startSocks5Proxy } from "./support/proxies.ts";
 const TOKEN = "static-token-9f1c";
 const EXEC_TOKEN = "exec-token-77ad";
 const SA_TOKEN = "sa-token-31b0";
+const PROXY_PASSWORD = "proxy-pass-8c1e";
 const SECRETS = "/api/v1/namespaces/default/secrets";
 
 let api: FakeApiServer;
@@ -249,6 +250,15 @@ describe("proxy-url", () => {
     expect(await get(kc)).toEqual({ status: 200, token: EXEC_TOKEN });
     expect(proxy.tunnels.length).toBeGreaterThan(0);
     await proxy.close();
+  });
+
+  test("proxy credentials never reach an error message", async () => {
+    for (const scheme of ["http", "socks5"]) {
+      const kc = loadKubeConfig(await kubeconfigFile({ "proxy-url": `${scheme}://proxyuser:${PROXY_PASSWORD}@127.0.0.1:1` }, { token: TOKEN }));
+      const err = await get(kc).then(() => undefined, (e: unknown) => e as Error);
+      expect(err).toBeInstanceOf(Error);
+      expect(`${err!.message} ${JSON.stringify(err)} ${err!.stack}`).not.toContain(PROXY_PASSWORD);
+    }
   });
 
   test("an unsupported proxy scheme is one clear error naming the cluster", async () => {
