@@ -23,9 +23,9 @@ import { checkBindable, listen, parseAddress, type Listener } from "../runtime/i
 import { probeApp } from "../server/probe-server.ts";
 import { sidecarApiApp } from "../server/sidecar-api.ts";
 import { webhookApp } from "../server/webhook-server.ts";
-import { BucketLoop, type BucketLoopTimings } from "../sidecar/bucket-loop.ts";
-import { ConfigController } from "../sidecar/controller.ts";
-import { createMetrics, type Metrics } from "../sidecar/metrics.ts";
+import { BucketLoop, type BucketLoopTimings } from "../loops/bucket-loop.ts";
+import { ConfigController } from "../loops/config-loop.ts";
+import { createMetrics, type Metrics } from "../metrics.ts";
 import { minioServiceHost, scheme } from "../tenant/topology.ts";
 import { loadKubeOrFail } from "./kube-setup.ts";
 

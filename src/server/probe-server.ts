@@ -6,7 +6,7 @@
 import { Elysia } from "elysia";
 import type { Logger } from "pino";
 import type { Readiness } from "../minio/client.ts";
-import type { Metrics } from "../sidecar/metrics.ts";
+import type { Metrics } from "../metrics.ts";
 import { guard } from "./guard.ts";
 
 export interface ProbeDeps {

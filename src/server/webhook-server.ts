@@ -6,7 +6,7 @@
 import { Elysia } from "elysia";
 import type { Logger } from "pino";
 import { isValidBucketServiceName, type BucketServices, type Outcome } from "../buckets/bucket-services.ts";
-import type { Metrics } from "../sidecar/metrics.ts";
+import type { Metrics } from "../metrics.ts";
 import { guard } from "./guard.ts";
 
 export const WEBHOOK_PATH = "/webhook/v1/bucketsrv/:namespace/:name";

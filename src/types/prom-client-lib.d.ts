@@ -1,4 +1,4 @@
-// prom-client's own classes by module file (src/sidecar/metrics.ts says why);
+// prom-client's own classes by module file (src/metrics.ts says why);
 // each file's module.exports is the class prom-client's index re-exports.
 declare module "prom-client/lib/registry.js" {
   import { Registry } from "prom-client";

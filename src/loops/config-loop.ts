@@ -17,7 +17,7 @@ import { ObjectWatch, type ObjectSource, type WatchStatus, type WatchTimings } f
 import { ACTIONS, REASONS, tenantRegarding, type EventRecorder } from "../kube/events.ts";
 import { secretSource, tenantSource, type RawObject } from "../kube/sources.ts";
 import { Backoff, Sleeper } from "../retry.ts";
-import type { Metrics } from "./metrics.ts";
+import type { Metrics } from "../metrics.ts";
 
 export interface ControllerOptions {
   kube: Kube;

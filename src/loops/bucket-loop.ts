@@ -13,8 +13,8 @@ import type { BucketReconciler } from "../buckets/reconcile.ts";
 import { checkReadiness, type MinioClient } from "../minio/client.ts";
 import { listBuckets } from "../minio/list-buckets.ts";
 import { Backoff, Loop, type BackoffPolicy } from "../retry.ts";
-import type { ConfigController } from "./controller.ts";
-import type { Metrics } from "./metrics.ts";
+import type { ConfigController } from "./config-loop.ts";
+import type { Metrics } from "../metrics.ts";
 
 export interface BucketLoopTimings {
   intervalMs: number;
