@@ -25,7 +25,7 @@ import { parseExposition, sample } from "./fake-minio/prom.ts";
 import { startFakeMinio, verifySigV4, type FakeMinio } from "./fake-minio/index.ts";
 import { everything, NS, OPERATOR_SERVICES, PASSWORD, ROOT_USER, SECRET, startWorld, TENANT, until, type World } from "./fake-minio/world.ts";
 import { MANAGED_BY, TENANT_LABEL } from "../src/buckets/bucket-services.ts";
-import { startSidecar } from "../src/commands/sidecar.ts";
+import { startInProcess } from "./support/in-process.ts";
 import { loadKube } from "../src/kube/client.ts";
 import { MinioClient } from "../src/minio/client.ts";
 import { listBuckets } from "../src/minio/list-buckets.ts";
@@ -286,21 +286,17 @@ describe("in-process: the real bucket loop against the fake API server and the f
     const log = pino({ level: "debug" }, { write: (s: string) => void lines.push(JSON.parse(s)) });
     const kubeconfig = `${w.dir}/kubeconfig-${o.token ?? "sidecar"}`;
     await w.api.writeKubeconfig(kubeconfig, { token: o.token ?? "sidecar", namespace: NS });
-    const sc = (await startSidecar(
+    const sc = await startInProcess(
       {
         tenant: TENANT,
         configName: SECRET,
         namespace: NS,
         configFile: `${w.dir}/config-inproc.env`,
-        clusterDomain: "cluster.local",
-        probeAddress: "127.0.0.1:0",
-        webhookAddress: "127.0.0.1:0",
-        sidecarAddress: "127.0.0.1:0",
         minioUrl: w.minio.url,
         pruneBucketServices: o.prune ?? false,
       },
       { kube: loadKube(kubeconfig), log, bucketTimings: { intervalMs: o.intervalMs ?? 60 * 60_000, waitMs: 100, retry: { baseMs: 100, capMs: 200 } } },
-    ))!;
+    );
     stops.push(() => sc.stop());
     if (o.loop === false) await sc.buckets.stop();
     const webhook = (bucket: string, del = false) =>

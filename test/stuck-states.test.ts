@@ -14,7 +14,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { startSidecar, type RunningSidecar } from "../src/commands/sidecar.ts";
+import type { RunningSidecar } from "../src/commands/sidecar.ts";
+import { startInProcess } from "./support/in-process.ts";
 import { loadKube } from "../src/kube/client.ts";
 import { startFakeApiServer, type FakeApiServer, type KObject } from "./fake-apiserver/index.ts";
 import { startFakeMinio, type FakeMinio } from "./fake-minio/index.ts";
@@ -144,21 +145,17 @@ async function inProcess(o: { objects?: KObject[]; minioHostPort?: string; minio
   const lines: Record<string, unknown>[] = [];
   const log = pino({ level: "debug" }, { write: (s: string) => void lines.push(JSON.parse(s)) });
   const file = `${dir}/config.env`;
-  const sc = (await startSidecar(
+  const sc = await startInProcess(
     {
       tenant: "myminio",
       configName: o.secretName ?? "creds",
       namespace: NS,
       configFile: file,
-      clusterDomain: "cluster.local",
-      probeAddress: "127.0.0.1:0",
-      webhookAddress: "127.0.0.1:0",
-      sidecarAddress: "127.0.0.1:0",
       minioUrl: o.minioUrl,
       pruneBucketServices: false,
     },
     { kube: loadKube(`${dir}/kc`), log, watchTimings: FAST, minioHostPort: o.minioHostPort, initialSyncWaitMs: 3_000 },
-  ))!;
+  );
   cleanups.push(async () => {
     await sc.stop();
     if (!o.api) await api.close();
@@ -279,16 +276,12 @@ describe("in-process: bucket reconcile fails closed and retries", () => {
   async function reconciling(o: { prune: boolean }) {
     w = await startWorld({ minio: { buckets: ["alpha", "beta"] } });
     const lines: Record<string, unknown>[] = [];
-    const sc = (await startSidecar(
+    const sc = await startInProcess(
       {
         tenant: "myminio",
         configName: "storage-configuration",
         namespace: NS,
         configFile: w.configFile,
-        clusterDomain: "cluster.local",
-        probeAddress: "127.0.0.1:0",
-        webhookAddress: "127.0.0.1:0",
-        sidecarAddress: "127.0.0.1:0",
         minioUrl: w.minio.url,
         pruneBucketServices: o.prune,
       },
@@ -297,7 +290,7 @@ describe("in-process: bucket reconcile fails closed and retries", () => {
         log: pino({ level: "debug" }, { write: (s: string) => void lines.push(JSON.parse(s)) }),
         bucketTimings: { intervalMs: 60 * 60_000, waitMs: 100, retry: { baseMs: 100, capMs: 300 } },
       },
-    ))!;
+    );
     cleanups.push(() => sc.stop());
     await until(() => w.service("alpha") && w.service("beta"), 10_000, "first reconcile");
     return { sc, lines };

@@ -1,6 +1,7 @@
 // The HTTP(S) front of the fake kube-apiserver: authn/authz, verbs, fault
 // injection, request log, stop/restart on the same port, test-side store access.
 
+import { kubeconfigYaml } from "../support/kubeconfig-yaml.ts";
 import { randomUUID } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import http from "node:http";
@@ -277,17 +278,7 @@ export class FakeApiServer {
   /** Kubeconfig YAML: certificate-authority-data (https) or insecure-skip-tls-verify (http), token user. */
   kubeconfig(o: KubeconfigOptions = {}): string {
     const name = o.name ?? "fake";
-    const q = (s: string) => JSON.stringify(s); // a JSON string is a valid YAML double-quoted scalar
-    const lines = ["apiVersion: v1", "kind: Config", "clusters:", `- name: ${q(name)}`, "  cluster:", `    server: ${q(o.server ?? this.url)}`];
-    if (this.tls) lines.push(`    certificate-authority-data: ${q(Buffer.from(o.caPem ?? this.caPem).toString("base64"))}`);
-    else lines.push("    insecure-skip-tls-verify: true");
-    lines.push("users:", `- name: ${q(name)}`);
-    if (o.token !== undefined) lines.push("  user:", `    token: ${q(o.token)}`);
-    else lines.push("  user: {}");
-    lines.push("contexts:", `- name: ${q(name)}`, "  context:", `    cluster: ${q(name)}`, `    user: ${q(name)}`);
-    if (o.namespace !== undefined) lines.push(`    namespace: ${q(o.namespace)}`);
-    lines.push(`current-context: ${q(name)}`, "");
-    return lines.join("\n");
+    return kubeconfigYaml({ name, server: o.server ?? this.url, caPem: this.tls ? (o.caPem ?? this.caPem) : undefined, token: o.token, namespace: o.namespace });
   }
 
   async writeKubeconfig(path: string, o: KubeconfigOptions = {}): Promise<void> {

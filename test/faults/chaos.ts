@@ -370,7 +370,7 @@ async function blackHoles(api: FakeApiServer) {
 //    the grace period. The binary's window is 5 minutes, so this runs the sidecar's own
 //    composition root (startSidecar, what the binary runs) in this process with a 2 s window.
 async function silentStreams(api: FakeApiServer) {
-  const { startSidecar: startInProcess } = await import("../../src/commands/sidecar.ts");
+  const { startInProcess } = await import("../support/in-process.ts");
   const { loadKube } = await import("../../src/kube/client.ts");
   const { default: pino } = await import("pino");
   const dir = join(work, "silent");
@@ -378,16 +378,12 @@ async function silentStreams(api: FakeApiServer) {
   await api.writeKubeconfig(join(dir, "kubeconfig"), { namespace: NS });
   const logLines: string[] = [];
   const file = join(dir, "config.env");
-  const sc = (await startInProcess(
+  const sc = await startInProcess(
     {
       tenant: TENANT,
       configName: SECRET,
       namespace: NS,
       configFile: file,
-      clusterDomain: "cluster.local",
-      probeAddress: "127.0.0.1:0",
-      webhookAddress: "127.0.0.1:0",
-      sidecarAddress: "127.0.0.1:0",
       pruneBucketServices: false,
     },
     {
@@ -395,7 +391,7 @@ async function silentStreams(api: FakeApiServer) {
       log: pino({ level: "info" }, { write: (l: string) => void logLines.push(l) }),
       watchTimings: { streamMs: 2_000, silenceGraceMs: 1_000 },
     },
-  ))!;
+  );
   const rounds = n(10);
   let failures = 0;
   let worst = 0;

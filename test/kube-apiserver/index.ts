@@ -12,6 +12,8 @@
 //    they see "connection refused" as they would without it.
 // Everything lives in one temp directory; the processes die with this one
 // (setpriv --pdeathsig), and a reaper removes the directory after it.
+import { kubeconfigYaml } from "../support/kubeconfig-yaml.ts";
+import { freePort } from "../support/sidecar.ts";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -51,16 +53,6 @@ export function kubeServers(): KubeServers {
   return { dir, version: dir.split("/").at(-1)!, apiserver, etcd, etcdVersion };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -611,17 +603,7 @@ export class KubeControlPlane {
   // ---- what clients under test see ------------------------------------------------------------
 
   kubeconfig(o: KubeconfigOptions = {}): string {
-    const name = o.name ?? "kube";
-    const q = (s: string) => JSON.stringify(s);
-    const lines = ["apiVersion: v1", "kind: Config", "clusters:", `- name: ${q(name)}`, "  cluster:", `    server: ${q(o.server ?? this.url)}`];
-    lines.push(`    certificate-authority-data: ${q(Buffer.from(o.caPem ?? this.caPem).toString("base64"))}`);
-    lines.push("users:", `- name: ${q(name)}`);
-    if (o.token !== undefined) lines.push("  user:", `    token: ${q(o.token)}`);
-    else lines.push("  user: {}");
-    lines.push("contexts:", `- name: ${q(name)}`, "  context:", `    cluster: ${q(name)}`, `    user: ${q(name)}`);
-    if (o.namespace !== undefined) lines.push(`    namespace: ${q(o.namespace)}`);
-    lines.push(`current-context: ${q(name)}`, "");
-    return lines.join("\n");
+    return kubeconfigYaml({ name: o.name ?? "kube", server: o.server ?? this.url, caPem: o.caPem ?? this.caPem, token: o.token, namespace: o.namespace });
   }
 
   async writeKubeconfig(path: string, o: KubeconfigOptions = {}): Promise<void> {
