@@ -15,7 +15,7 @@ import type { Logger } from "pino";
 import { BucketServices, type Owner } from "../buckets/bucket-services.ts";
 import { BucketReconciler } from "../buckets/reconcile.ts";
 import { InputError } from "../errors.ts";
-import type { Kube } from "../kube/client.ts";
+import { loadKube, type Kube } from "../kube/client.ts";
 import { EventRecorder } from "../kube/events.ts";
 import type { WatchTimings } from "../kube/object-watch.ts";
 import { checkReadiness, MinioClient } from "../minio/client.ts";
@@ -27,7 +27,6 @@ import { BucketLoop, type BucketLoopTimings } from "../loops/bucket-loop.ts";
 import { ConfigController } from "../loops/config-loop.ts";
 import { createMetrics, type Metrics } from "../metrics.ts";
 import { minioServiceHost, scheme } from "../tenant/topology.ts";
-import { loadKubeOrFail } from "./kube-setup.ts";
 
 export interface SidecarOptions {
   tenant: string;
@@ -180,7 +179,7 @@ export async function sidecar(o: SidecarOptions, log: Logger): Promise<number> {
     { flag: "--webhook-address", value: o.webhookAddress },
     { flag: "--sidecar-address", value: o.sidecarAddress },
   ]);
-  const kube = loadKubeOrFail(o.kubeconfig);
+  const kube = loadKube(o.kubeconfig);
   const signals = new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));

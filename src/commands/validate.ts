@@ -14,12 +14,11 @@ import type { Logger } from "pino";
 import { writeFileAtomic } from "../config/atomic-write.ts";
 import { generateConfig } from "../config/generate.ts";
 import { ClusterUnreachableError, describe, InputError } from "../errors.ts";
-import { isTransient, statusOf, type Kube } from "../kube/client.ts";
+import { isTransient, loadKube, statusOf, type Kube } from "../kube/client.ts";
 import { ACTIONS, EventRecorder, REASONS, tenantRegarding } from "../kube/events.ts";
 import { objectPath, secretSource, tenantSource, type RawObject } from "../kube/sources.ts";
 import { retry, type BackoffPolicy } from "../retry.ts";
 import { validateTenant } from "../tenant/validate.ts";
-import { loadKubeOrFail } from "./kube-setup.ts";
 
 export interface ValidateOptions {
   tenant: string;
@@ -38,7 +37,7 @@ const READ_BACKOFF: BackoffPolicy = { baseMs: 300, capMs: 3_000 };
 const EVENT_BUDGET_MS = 5_000;
 
 export async function validate(o: ValidateOptions, log: Logger): Promise<void> {
-  const kube = loadKubeOrFail(o.kubeconfig);
+  const kube = loadKube(o.kubeconfig);
   const deadline = Date.now() + o.retryForMs;
   const read = (object: string, path: string) => readObject(kube, object, path, deadline, log);
   let tenantObj: RawObject | undefined;

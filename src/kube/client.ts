@@ -2,10 +2,10 @@
  * Kubernetes access: config loading (SPEC 2) and the one request function
  * every API call goes through.
  *
- * client-node's `KubeConfig` does what it is good at: reading kubeconfigs and
- * in-cluster files, and turning the current user into an agent (CA, client
- * certificates, proxy) and headers (tokens, exec and OIDC providers, refreshed
- * per request). The requests themselves are ours, over client-node's own
+ * The kubeconfig (kubeconfig.ts: client-node's parsing and authenticators,
+ * loaded only as far as the kubeconfig needs them) turns the current user
+ * into TLS settings, a proxy and headers (tokens, exec and OIDC providers,
+ * refreshed per request). The requests themselves are ours, over client-node's own
  * `node-fetch`, because the library's typed clients and its `Watch` cannot be
  * given a response-header timeout: its `Watch.watch()` waits for headers with
  * no limit and overwrites its own timeout before use (SPEC 7), so an API
@@ -20,9 +20,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
-import { KubeConfig } from "@kubernetes/client-node";
 import fetch from "node-fetch";
-import { firstLine } from "../errors.ts";
+import { ClusterUnreachableError, describe, firstLine, InputError } from "../errors.ts";
+import { loadKubeConfig, type LiteKubeConfig } from "./kubeconfig.ts";
 
 export const SERVICEACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 export const DEFAULT_NAMESPACE = "minio-operator";
@@ -64,7 +64,7 @@ export interface WatchStream {
 }
 
 export class Kube {
-  constructor(readonly config: KubeConfig) {}
+  constructor(readonly config: LiteKubeConfig) {}
 
   get server(): string {
     return this.config.getCurrentCluster()?.server ?? "";
@@ -193,11 +193,6 @@ function asKubeError(err: unknown, timeoutMs: number): KubeError {
   return new KubeError(code && !first.includes(code) ? `${code}: ${first}` : first, undefined, code);
 }
 
-/** No in-cluster config and no kubeconfig file: nothing to connect to (exit 3 names where we looked). */
-export class NoKubeconfigError extends Error {
-  override name = "NoKubeconfigError";
-}
-
 /** Where client-node (like kubectl) looks without --kubeconfig: each $KUBECONFIG entry, else ~/.kube/config. */
 export function defaultKubeconfigPaths(): { paths: string[]; from: string } {
   const env = (process.env.KUBECONFIG ?? "").split(delimiter).filter(Boolean);
@@ -205,25 +200,31 @@ export function defaultKubeconfigPaths(): { paths: string[]; from: string } {
   return { paths: [join(process.env.HOME || homedir(), ".kube", "config")], from: "~/.kube/config" };
 }
 
-/** `--kubeconfig` when given; in-cluster when KUBERNETES_SERVICE_HOST is set; else $KUBECONFIG or ~/.kube/config. */
+/**
+ * `--kubeconfig` when given; in-cluster when KUBERNETES_SERVICE_HOST is set;
+ * else $KUBECONFIG or ~/.kube/config (kubeconfig.ts). Nothing to connect to
+ * is "cluster unreachable" (exit 3) naming where we looked; a kubeconfig that
+ * cannot be read is invalid input naming the file.
+ */
 export function loadKube(kubeconfig?: string): Kube {
-  const config = new KubeConfig();
-  if (kubeconfig) config.loadFromFile(kubeconfig);
-  else if (process.env.KUBERNETES_SERVICE_HOST) config.loadFromCluster();
-  else {
-    // Without this check client-node falls back to http://localhost:8080 and
+  if (!kubeconfig && !process.env.KUBERNETES_SERVICE_HOST) {
+    // Without this check client-node's rules fall back to http://localhost:8080 and
     // every request fails with "HTTP protocol is not allowed when skipTLSVerify
     // is not set", which names neither the cause nor a fix.
     const { paths, from } = defaultKubeconfigPaths();
     if (!paths.some((p) => existsSync(p))) {
-      throw new NoKubeconfigError(
+      throw new ClusterUnreachableError(
         `no Kubernetes client configuration found: not in a pod (KUBERNETES_SERVICE_HOST is not set), no --kubeconfig, and no file at ${from} (${paths.join(delimiter)})`,
       );
     }
-    config.loadFromDefault();
   }
-  if (!config.getCurrentCluster()) throw new Error("no Kubernetes cluster configured (no in-cluster config and no kubeconfig)");
-  return new Kube(config);
+  try {
+    const config = loadKubeConfig(kubeconfig);
+    if (!config.getCurrentCluster()) throw new Error("no Kubernetes cluster configured (no in-cluster config and no kubeconfig)");
+    return new Kube(config);
+  } catch (err) {
+    throw new InputError(kubeconfig ? `kubeconfig ${kubeconfig}` : "Kubernetes client config", "", describe(err));
+  }
 }
 
 /**
@@ -248,11 +249,8 @@ export function resolveNamespace(flag?: string, kubeconfig?: string): string {
 /** The current context's namespace; undefined when there is none or the kubeconfig cannot be read (loadKube reports that). */
 function contextNamespace(kubeconfig?: string): string | undefined {
   try {
-    const config = new KubeConfig();
-    if (kubeconfig) config.loadFromFile(kubeconfig);
-    else if (defaultKubeconfigPaths().paths.some((p) => existsSync(p))) config.loadFromDefault();
-    else return undefined;
-    return config.getContextObject(config.getCurrentContext())?.namespace || undefined;
+    if (!kubeconfig && !defaultKubeconfigPaths().paths.some((p) => existsSync(p))) return undefined;
+    return loadKubeConfig(kubeconfig).getCurrentNamespace() || undefined;
   } catch {
     return undefined;
   }
