@@ -37,7 +37,7 @@ export function censor(value: unknown, depth = 0): unknown {
 }
 
 /** `time`: the clock for each line's timestamp (./deferred.ts writes queued lines with the time they were logged). */
-export function createLogger(opts: { level?: string; stream?: "stdout" | "stderr"; command?: string; time?: () => number } = {}): Logger {
+export function createLogger(opts: { level?: string; command?: string; time?: () => number } = {}): Logger {
   const time = opts.time;
   return pino(
     {
@@ -51,6 +51,7 @@ export function createLogger(opts: { level?: string; stream?: "stdout" | "stderr
       // Errors are serialized (pino's err serializer) inside censor, before their fields are checked.
       serializers: { err: (e: unknown) => e },
     },
-    pino.destination({ dest: opts.stream === "stderr" ? 2 : 1, sync: true }),
+    // stdout: the container log (SPEC 2); render, which must keep stdout for the file, does not log through pino.
+    pino.destination({ dest: 1, sync: true }),
   );
 }
