@@ -1,7 +1,7 @@
 /** SPEC 3.3: every invalid-Tenant rule, with the field it must name. */
 import { describe, expect, test } from "bun:test";
 import { validateTenant } from "../src/tenant/validate.ts";
-import { parseQuantity } from "../src/tenant/quantity.ts";
+import { parseQuantity } from "../src/tenant/validate.ts";
 import { pool, tenant } from "./support/objects.ts";
 
 const T = "Tenant minio-tenant/myminio";
