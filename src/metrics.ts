@@ -80,34 +80,22 @@ export type Metrics = ReturnType<typeof createMetrics>;
 function processMetrics(registry: Registry) {
   const registers = [registry];
   const cpu = () => process.cpuUsage();
-  new Counter({
-    name: `${PREFIX}process_cpu_user_seconds_total`,
-    help: "User CPU time spent in seconds",
-    registers,
-    collect() {
-      this.reset();
-      this.inc(cpu().user / 1e6);
-    },
-  });
-  new Counter({
-    name: `${PREFIX}process_cpu_system_seconds_total`,
-    help: "System CPU time spent in seconds",
-    registers,
-    collect() {
-      this.reset();
-      this.inc(cpu().system / 1e6);
-    },
-  });
-  new Counter({
-    name: `${PREFIX}process_cpu_seconds_total`,
-    help: "Total user and system CPU time spent in seconds",
-    registers,
-    collect() {
-      const c = cpu();
-      this.reset();
-      this.inc((c.user + c.system) / 1e6);
-    },
-  });
+  const cpuCounters: Array<[name: string, help: string, seconds: (c: NodeJS.CpuUsage) => number]> = [
+    ["process_cpu_user_seconds_total", "User CPU time spent in seconds", (c) => c.user / 1e6],
+    ["process_cpu_system_seconds_total", "System CPU time spent in seconds", (c) => c.system / 1e6],
+    ["process_cpu_seconds_total", "Total user and system CPU time spent in seconds", (c) => (c.user + c.system) / 1e6],
+  ];
+  for (const [name, help, seconds] of cpuCounters) {
+    new Counter({
+      name: `${PREFIX}${name}`,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(seconds(cpu()));
+      },
+    });
+  }
   new Gauge({
     name: `${PREFIX}process_resident_memory_bytes`,
     help: "Resident memory size in bytes",
