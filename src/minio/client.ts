@@ -1,13 +1,12 @@
 /**
  * The local MinIO, as the sidecar sees it: its readiness (SPEC 6's probe)
- * and the transport under ListBuckets (list-buckets.ts). Requests to it: certificate not verified (MinIO's cert is for
- * its service names, not localhost), SNI set to the tenant's service host,
- * a hard total timeout, and one keep-alive agent reused for every request.
- * node:http(s) rather than fetch because neither Bun's nor Deno's fetch can
- * skip verification per request in a way the other understands.
+ * and the transport under ListBuckets (list-buckets.ts). Requests to it:
+ * certificate not verified (MinIO's cert is for its service names, not
+ * localhost), SNI set to the tenant's service host, a hard total timeout,
+ * connections kept alive; how, per runtime, is the runtime adapter's
+ * (runtime/: Bun's fetch, node:https on Deno).
  */
-import http from "node:http";
-import https from "node:https";
+import { localHttp, type LocalHttp, type LocalResponse } from "../runtime/index.ts";
 
 export interface MinioClientOptions {
   /**
@@ -20,87 +19,29 @@ export interface MinioClientOptions {
   serverName: string;
 }
 
-export interface MinioResponse {
-  status: number;
-  body: string;
-}
-
-/** The answer was larger than the caller's limit: the body is not complete, so it is not given at all. */
-export class BodyTooLargeError extends Error {
-  override name = "BodyTooLargeError";
-}
+export type MinioResponse = LocalResponse;
 
 export class MinioClient {
-  /** One keep-alive agent per scheme, made when first needed. */
-  private readonly agents = new Map<string, http.Agent>();
+  private readonly http: LocalHttp;
 
-  constructor(private readonly o: MinioClientOptions) {}
+  constructor(private readonly o: MinioClientOptions) {
+    this.http = localHttp(o.serverName);
+  }
 
   url(path: string): URL {
     return new URL(path, this.o.baseUrl());
   }
 
-  private agent(secure: boolean): http.Agent {
-    const key = secure ? "https" : "http";
-    let agent = this.agents.get(key);
-    if (!agent) {
-      agent = secure
-        ? new https.Agent({ keepAlive: true, maxSockets: 4, rejectUnauthorized: false, servername: this.o.serverName })
-        : new http.Agent({ keepAlive: true, maxSockets: 4 });
-      this.agents.set(key, agent);
-    }
-    return agent;
-  }
-
   /**
    * Resolves with any HTTP answer; rejects on no answer within timeoutMs, and
-   * with BodyTooLargeError when the body exceeds maxBody (never a silently cut body).
+   * with BodyTooLargeError when the body exceeds maxBody (default 1 MiB).
    */
-  request(
-    path: string,
-    opts: { method?: string; headers?: Record<string, string>; timeoutMs: number; maxBody?: number },
-  ): Promise<MinioResponse> {
-    const target = this.url(path);
-    const secure = target.protocol === "https:";
-    const mod = secure ? https : http;
-    const maxBody = opts.maxBody ?? 1 << 20;
-    return new Promise((resolve, reject) => {
-      const req = mod.request(
-        target,
-        {
-          method: opts.method ?? "GET",
-          headers: opts.headers,
-          agent: this.agent(secure),
-          ...(secure ? { servername: this.o.serverName, rejectUnauthorized: false } : {}),
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          let size = 0;
-          res.on("data", (c: Buffer) => {
-            size += c.length;
-            if (size <= maxBody) chunks.push(c);
-            else req.destroy(new BodyTooLargeError(`answer larger than ${maxBody} bytes`));
-          });
-          res.on("end", () => {
-            clearTimeout(timer);
-            if (size > maxBody) return reject(new BodyTooLargeError(`answer larger than ${maxBody} bytes`));
-            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
-          });
-          res.on("error", fail);
-        },
-      );
-      const timer = setTimeout(() => req.destroy(new Error(`no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
-      function fail(err: Error) {
-        clearTimeout(timer);
-        reject(err);
-      }
-      req.on("error", fail);
-      req.end();
-    });
+  request(path: string, opts: { method?: string; headers?: Record<string, string>; timeoutMs: number; maxBody?: number }): Promise<MinioResponse> {
+    return this.http.request(this.url(path), { ...opts, maxBody: opts.maxBody ?? 1 << 20 });
   }
 
   close(): void {
-    for (const agent of this.agents.values()) agent.destroy();
+    this.http.close();
   }
 }
 

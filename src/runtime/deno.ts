@@ -1,6 +1,7 @@
-/** Deno: `Deno.serve` with the app's web-standard fetch handler. */
+/** Deno: `Deno.serve` with the app's web-standard fetch handler; node:net and node:http(s) for the rest. */
+import { createServer } from "node:net";
 import type { Elysia } from "elysia";
-import type { Address, Listener } from "./index.ts";
+import type { Address, HeldPort, Listener, LocalHttp } from "./index.ts";
 
 interface DenoServer {
   addr: { port: number };
@@ -16,3 +17,15 @@ export function listen(app: Elysia<any, any, any, any, any, any, any>, address: 
   return { port: server.addr.port, stop: () => server.shutdown() };
 }
 
+export function holdPort(hostname: string, port: number): Promise<HeldPort> {
+  const server = createServer();
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: hostname, port, exclusive: true }, () => resolve({ close: () => new Promise((r) => server.close(() => r())) }));
+  });
+}
+
+/** Deno's fetch verifies every certificate (only a process-wide flag turns that off): node:https instead. */
+export async function localHttp(serverName: string): Promise<LocalHttp> {
+  return (await import("./node-local-http.ts")).nodeLocalHttp(serverName);
+}

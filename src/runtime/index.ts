@@ -1,12 +1,22 @@
 /**
  * The one place that knows which runtime we are on (hono's adapter idea).
  * Everything else in `src/` is web-standard `fetch` handlers and node: modules.
- * Bun serves with Elysia's own `listen`, Deno with `Deno.serve(app.fetch)`
- * (Elysia's `listen` throws on Deno, SPEC 7). YAML is deliberately not here:
- * Bun's native parser accepted documents js-yaml refused, so both runtimes
- * use one parser (config/manifest.ts).
+ *
+ * What differs lives in ./bun.ts and ./deno.ts, imported lazily so that each
+ * runtime evaluates only its own:
+ * - serving: Elysia's own `listen` on Bun, `Deno.serve(app.fetch)` on Deno
+ *   (Elysia's `listen` throws on Deno, SPEC 7);
+ * - holding a port for the start-up bind check: `Bun.listen` on Bun,
+ *   node:net on Deno;
+ * - the unverified HTTPS requests to the local MinIO: Bun's `fetch` with
+ *   its `tls` option on Bun; node:https on Deno, whose fetch cannot skip
+ *   certificate verification per request.
+ * Keeping node:net and node:http(s) off Bun's path is worth it (issue 11):
+ * evaluating them costs a compiled binary about 4 and 7 MiB of resident
+ * memory and 3 and 5 ms of start-up (bench/attribution.ts), in every pod.
+ * YAML is deliberately not here: Bun's native parser accepted documents
+ * js-yaml refused, so both runtimes use one parser (config/manifest.ts).
  */
-import { createServer, type Server } from "node:net";
 import type { Elysia } from "elysia";
 import { InputError } from "../errors.ts";
 
@@ -19,6 +29,58 @@ export interface Listener {
 export interface Address {
   hostname: string;
   port: number;
+}
+
+/** A port held open by `holdPort`. */
+export interface HeldPort {
+  close(): Promise<void>;
+}
+
+export interface LocalRequest {
+  method?: string;
+  headers?: Record<string, string>;
+  /** The whole exchange, headers and body; past it the request is abandoned. */
+  timeoutMs: number;
+  /** A larger body is an error (BodyTooLargeError), never a silently cut one. */
+  maxBody: number;
+}
+
+export interface LocalResponse {
+  status: number;
+  body: string;
+}
+
+/**
+ * HTTP(S) to a server on this pod whose certificate is for other names
+ * (MinIO's is for its service names, not localhost): the certificate is not
+ * verified, SNI is `serverName`, connections are kept alive and reused, and
+ * redirects are not followed.
+ */
+export interface LocalHttp {
+  request(url: URL, r: LocalRequest): Promise<LocalResponse>;
+  close(): void;
+}
+
+/** The answer was larger than the caller's limit: the body is not complete, so it is not given at all. */
+export class BodyTooLargeError extends Error {
+  override name = "BodyTooLargeError";
+  constructor(limit: number) {
+    super(`answer larger than ${limit} bytes`);
+  }
+}
+
+/** What a request abandoned at its deadline reports (the probe's reason names the limit). */
+export const noAnswerWithin = (ms: number) => Object.assign(new Error(`no answer within ${ms} ms`), { code: "ETIMEDOUT" });
+
+/**
+ * Hex SHA-256. On Bun its native hasher, so node:crypto (about 4 MiB of
+ * resident memory when evaluated in a compiled binary) is never loaded;
+ * elsewhere node:crypto, fetched only when first called.
+ */
+export function sha256Hex(data: string | Uint8Array): string {
+  const bun = (globalThis as { Bun?: typeof Bun }).Bun;
+  if (bun) return new bun.CryptoHasher("sha256").update(data).digest("hex");
+  return process.getBuiltinModule("node:crypto").createHash("sha256").update(data).digest("hex");
 }
 
 /** `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces). */
@@ -37,6 +99,21 @@ export async function listen(app: Elysia<any, any, any, any, any, any, any>, add
   return (await adapter()).listen(app, address);
 }
 
+/** A LocalHttp for servers presenting certificates for `serverName`; made on first use. */
+export function localHttp(serverName: string): LocalHttp {
+  let made: Promise<LocalHttp> | undefined;
+  let closed = false;
+  const get = () => (made ??= adapter().then((a) => a.localHttp(serverName)));
+  return {
+    request: async (url, r) => (await get()).request(url, r),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      void made?.then((h) => h.close());
+    },
+  };
+}
+
 /**
  * Start-up check that every listen address can be bound, before the sidecar
  * spends up to 10 s on its first read of the cluster: a port that is taken
@@ -45,21 +122,19 @@ export async function listen(app: Elysia<any, any, any, any, any, any, any>, add
  * caught too; then they are closed and the real servers bind.
  */
 export async function checkBindable(addresses: ReadonlyArray<{ flag: string; value: string }>): Promise<void> {
-  const held: Server[] = [];
+  const { holdPort } = await adapter();
+  const held: HeldPort[] = [];
   try {
     for (const { flag, value } of addresses) {
       const { hostname, port } = parseAddress(value);
-      const server = createServer();
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen({ host: hostname, port, exclusive: true }, () => resolve());
-      }).catch((err: NodeJS.ErrnoException) => {
-        throw new InputError(`${flag} ${value}`, "", reasonOf(err));
-      });
-      held.push(server);
+      held.push(
+        await holdPort(hostname, port).catch((err: NodeJS.ErrnoException) => {
+          throw new InputError(`${flag} ${value}`, "", reasonOf(err));
+        }),
+      );
     }
   } finally {
-    await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
+    await Promise.all(held.map((h) => h.close()));
   }
 }
 

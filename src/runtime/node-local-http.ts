@@ -1,0 +1,63 @@
+/**
+ * LocalHttp over node:http(s), for Deno (./deno.ts): one keep-alive agent
+ * per scheme, certificate not verified, SNI set, a hard total timeout.
+ */
+import http from "node:http";
+import https from "node:https";
+import { BodyTooLargeError, noAnswerWithin, type LocalHttp, type LocalRequest, type LocalResponse } from "./index.ts";
+
+export function nodeLocalHttp(serverName: string): LocalHttp {
+  const agents = new Map<string, http.Agent>();
+  const agent = (secure: boolean): http.Agent => {
+    const key = secure ? "https" : "http";
+    let a = agents.get(key);
+    if (!a) {
+      a = secure
+        ? new https.Agent({ keepAlive: true, maxSockets: 4, rejectUnauthorized: false, servername: serverName })
+        : new http.Agent({ keepAlive: true, maxSockets: 4 });
+      agents.set(key, a);
+    }
+    return a;
+  };
+  return {
+    request(target: URL, r: LocalRequest): Promise<LocalResponse> {
+      const secure = target.protocol === "https:";
+      return new Promise((resolve, reject) => {
+        const req = (secure ? https : http).request(
+          target,
+          {
+            method: r.method ?? "GET",
+            headers: r.headers,
+            agent: agent(secure),
+            ...(secure ? { servername: serverName, rejectUnauthorized: false } : {}),
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            let size = 0;
+            res.on("data", (c: Buffer) => {
+              size += c.length;
+              if (size <= r.maxBody) chunks.push(c);
+              else req.destroy(new BodyTooLargeError(r.maxBody));
+            });
+            res.on("end", () => {
+              clearTimeout(timer);
+              if (size > r.maxBody) return reject(new BodyTooLargeError(r.maxBody));
+              resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") });
+            });
+            res.on("error", fail);
+          },
+        );
+        const timer = setTimeout(() => req.destroy(noAnswerWithin(r.timeoutMs)), r.timeoutMs);
+        function fail(err: Error) {
+          clearTimeout(timer);
+          reject(err);
+        }
+        req.on("error", fail);
+        req.end();
+      });
+    },
+    close() {
+      for (const a of agents.values()) a.destroy();
+    },
+  };
+}
