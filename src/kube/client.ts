@@ -18,7 +18,6 @@
  * (SPEC 7); the https-with-CA tests in test/ keep that proven.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import fetch from "node-fetch";
 import { ClusterUnreachableError, describe, firstLine, InputError } from "../errors.ts";
@@ -193,11 +192,11 @@ function asKubeError(err: unknown, timeoutMs: number): KubeError {
   return new KubeError(code && !first.includes(code) ? `${code}: ${first}` : first, undefined, code);
 }
 
-/** Where client-node (like kubectl) looks without --kubeconfig: each $KUBECONFIG entry, else ~/.kube/config. */
+/** Where client-node (like kubectl) looks without --kubeconfig: each $KUBECONFIG entry, else ~/.kube/config ($HOME; node:os only without it). */
 export function defaultKubeconfigPaths(): { paths: string[]; from: string } {
   const env = (process.env.KUBECONFIG ?? "").split(delimiter).filter(Boolean);
   if (env.length) return { paths: env, from: "$KUBECONFIG" };
-  return { paths: [join(process.env.HOME || homedir(), ".kube", "config")], from: "~/.kube/config" };
+  return { paths: [join(process.env.HOME || process.getBuiltinModule("node:os").homedir(), ".kube", "config")], from: "~/.kube/config" };
 }
 
 /**

@@ -27,10 +27,9 @@
  * Only names, reasons and fields go into an Event; callers must never pass a
  * secret value in a note (the same rule as for log lines and errors).
  */
-import { createHash } from "node:crypto";
-import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { describe } from "../errors.ts";
+import { sha256Hex } from "../runtime/index.ts";
 import { statusOf, type Kube, type KubeRequest } from "./client.ts";
 
 export type EventType = "Normal" | "Warning";
@@ -66,9 +65,12 @@ export const ACTIONS = {
 
 export const REPORTING_CONTROLLER = "minio-operator-sidecar";
 
-/** The pod: POD_NAME (downward API) or HOSTNAME (a pod's hostname is its name), else the host name. */
+/**
+ * The pod: POD_NAME (downward API) or HOSTNAME (a pod's hostname is its name), else the host name
+ * (node:os fetched only then: a module not evaluated costs no start-up or memory).
+ */
 export function reportingInstance(env: Record<string, string | undefined> = process.env): string {
-  return (env.POD_NAME || env.HOSTNAME || hostname() || "unknown").slice(0, 128);
+  return (env.POD_NAME || env.HOSTNAME || process.getBuiltinModule("node:os").hostname() || "unknown").slice(0, 128);
 }
 
 /** The Regarding of a Tenant as read from the API (undefined without a uid: an Event without one is not shown by kubectl describe). */
@@ -290,7 +292,7 @@ export class EventRecorder {
 
 /** `<object>.<16 hex>`: stable per pod and problem, a valid DNS subdomain (object names are). */
 function eventName(objectName: string, instance: string, key: string): string {
-  const hash = createHash("sha256").update(`${instance}\n${key}`).digest("hex").slice(0, 16);
+  const hash = sha256Hex(`${instance}\n${key}`).slice(0, 16);
   return `${objectName.slice(0, 253 - 17)}.${hash}`;
 }
 

@@ -6,7 +6,6 @@
  * /metrics until a later change fixes it (the Go sidecar's os.Exit in a
  * watch handler crash-looped every pod on one bad Secret edit).
  */
-import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { writeFileAtomic } from "../config/atomic-write.ts";
 import { generateConfig, type Generated } from "../config/generate.ts";
@@ -17,6 +16,7 @@ import { ObjectWatch, type ObjectSource, type WatchStatus, type WatchTimings } f
 import { ACTIONS, REASONS, tenantRegarding, type EventRecorder } from "../kube/events.ts";
 import { secretSource, tenantSource, type RawObject } from "../kube/sources.ts";
 import { Backoff, Sleeper } from "../retry.ts";
+import { sha256Hex } from "../runtime/index.ts";
 import type { Metrics } from "../metrics.ts";
 
 export interface ControllerOptions {
@@ -221,7 +221,7 @@ export class ConfigController {
       if (!secret) throw new InputError(secretRef, "", "not found");
       const generated = generateConfig({ tenant, secret, namespace, clusterDomain: this.o.clusterDomain });
       for (const w of generated.warnings) log.warn(w);
-      const sha256 = createHash("sha256").update(generated.content).digest("hex");
+      const sha256 = sha256Hex(generated.content);
       const written = await writeFileAtomic(this.o.configFile, generated.content);
       const writtenAt = written ? new Date() : this.current?.writtenAt;
       this.current = { generated, sha256, writtenAt };

@@ -2,15 +2,15 @@
  * Sidecar API (SPEC 6): the sha256 of the config file as it is on disk, so
  * that the operator can tell whether a pod runs the configuration it expects.
  */
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { Elysia, t } from "elysia";
+import { sha256Hex } from "../runtime/index.ts";
 import { guard } from "./guard.ts";
 
 export function sidecarApiApp(configFile: string) {
   const currentSha = async () => {
     const content = await readFile(configFile).catch(() => undefined);
-    return content ? createHash("sha256").update(content).digest("hex") : null;
+    return content ? sha256Hex(content) : null;
   };
   return new Elysia({ name: "sidecar-api" })
     .use(guard)
