@@ -2,6 +2,16 @@
 import { mkdirSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 
+/**
+ * Every bench measures the binary as it runs in a pod, and a pod's
+ * environment has no NODE_EXTRA_CA_CERTS. A development machine or CI
+ * runner may set it (this one points it at the whole system bundle), and
+ * then Bun parses ~200 KB of extra CA certificates at the first TLS
+ * handshake: +3 ms on every `validate` here, which no pod pays. Children
+ * inherit process.env, so removing it here covers every bench.
+ */
+delete process.env.NODE_EXTRA_CA_CERTS;
+
 export const median = (xs: number[]) => percentile(xs, 50);
 export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
