@@ -2,7 +2,7 @@
  * `npm run demo`: the whole thing on one machine, no cluster needed.
  *
  * 1. starts the in-repo fake Kubernetes API server (https with its own CA)
- *    holding the upstream example Tenant and Secret (deploy/examples/), the
+ *    holding the example Tenant and Secret (deploy/examples/), the
  *    Services the operator creates for the Tenant (`minio`, `-hl`,
  *    `-console`), and enforcing the Role shipped in deploy/rbac.yaml;
  * 2. runs `validate` (the init container) from source, writing config.env

@@ -27,7 +27,7 @@ function expectOneLineError(r: { code: number | null; stdout: string; stderr: st
   expect(r.stderr).not.toContain(PASSWORD);
 }
 
-describe("render the upstream examples", () => {
+describe("render the examples (base, lite, tiny)", () => {
   for (const name of ["base", "lite", "tiny"]) {
     for (const secretFile of ["secret.yaml", "secret.json"]) {
       test(`tenant-${name} with ${secretFile}`, async () => {

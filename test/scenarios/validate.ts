@@ -23,7 +23,7 @@ import { NS, PASSWORD, pool, secret, tenant } from "../support/objects.ts";
 import { canUnshare, inPod } from "../support/sidecar.ts";
 
 const EX = new URL("../fixtures/examples/", import.meta.url).pathname;
-const EXAMPLE_PASSWORD = "minio123"; // root password of the upstream example Secret
+const EXAMPLE_PASSWORD = "minio123"; // root password of the example Secret (deploy/examples/secret.yaml)
 
 const docs = async (file: string) => loadAll(await readFile(file, "utf8")) as KObject[];
 export const exampleObjects = async () => [...(await docs(`${EX}tenant-base.yaml`)), ...(await docs(`${EX}secret.yaml`))];
