@@ -8,11 +8,14 @@
  * run-once start-up code of `validate` and `render` stays in the
  * interpreter instead of being JIT-compiled for nothing (measured,
  * interleaved: validate 31.8 -> 27.7 ms, render 15.0 -> 12.5 ms; 100 and
- * 1000 gained no more). The sidecar goes back to the normal policy when it
- * starts (src/main.ts): higher policies cut its RSS after load (72 -> 59 MiB
- * at 1000) but slowed the webhook past its goal (1.13x -> 1.35x of the bare
- * API calls) and /ready p50 0.36 -> 0.83 ms. No gain, measured: --smol
- * (--compile-exec-argv), --bytecode-order profiles, dropping --bytecode
- * (RSS +2 MiB, render 12 -> 21 ms).
+ * 1000 gained no more). The sidecar goes back to the normal policy once it
+ * is serving (normalJit in src/runtime/index.ts). Higher policies for the
+ * sidecar's steady state cut its RSS (4: idle -2.7, after the workload -3
+ * MiB; 1000: 72 -> 59 MiB) but slowed the webhook towards or past its goal
+ * (1000: 1.13x -> 1.35x of the bare API calls; /ready p50 0.36 -> 0.83 ms).
+ * No gain, measured: --smol (--compile-exec-argv), a periodic full GC,
+ * --bytecode-order profiles, Elysia's aot: false; dropping --bytecode
+ * (RSS -2 MiB but render 12 -> 21 ms) and --bytecode-depth=0 (-1.7 MiB)
+ * trade start-up for little memory.
  */
 export const COMPILE_FLAGS = ["--compile", "--splitting", "--minify", "--sourcemap=none", "--bytecode", "--format=esm", "--compile-jit-policy=8"];

@@ -64,8 +64,6 @@ async function runClusterCommand(name: "validate" | "sidecar", flags: Flags): Pr
   const { resolveNamespace } = await import("./kube/client.ts");
   const { deferredLogger } = await import("./log/deferred.ts");
   const command = name === "validate" ? await import("./commands/validate.ts") : await import("./commands/sidecar.ts");
-  // The binary starts with a reluctant JIT for one-shot start-up (scripts/build-flags.ts); the long-running sidecar gets the normal one.
-  if (name === "sidecar") (globalThis as { Bun?: typeof Bun }).Bun?.unsafe.setJITPolicy(1);
   const logger = deferredLogger({ level: str(flags, "log-level"), command: name });
   const log = logger.log;
   const common = {

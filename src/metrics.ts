@@ -8,7 +8,7 @@
  * https, zlib, url), the cluster aggregator (node:cluster), histograms and
  * summaries (tdigest, bintrees) and the default metrics (perf_hooks, v8),
  * none of which the sidecar uses. Measured in compiled probes that create
- * these metrics next to node:http/https (which the sidecar loads anyway):
+ * these metrics next to node:http/https (as the sidecar did then):
  * +9.0 MiB idle RSS and +7.5 ms start-up through the index with the default
  * metrics, +2.7 MiB and +1.6 ms this way.
  *
