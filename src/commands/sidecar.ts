@@ -19,7 +19,7 @@ import { loadKube, type Kube } from "../kube/client.ts";
 import { EventRecorder } from "../kube/events.ts";
 import type { WatchTimings } from "../kube/object-watch.ts";
 import { checkReadiness, MinioClient } from "../minio/client.ts";
-import { checkBindable, listen, normalJit, parseAddress, type Listener } from "../runtime/index.ts";
+import { checkBindable, listen, parseAddress, type Listener } from "../runtime/index.ts";
 import { probeApp } from "../server/probe-server.ts";
 import { sidecarApiApp } from "../server/sidecar-api.ts";
 import { webhookApp } from "../server/webhook-server.ts";
@@ -185,7 +185,6 @@ export async function sidecar(o: SidecarOptions, log: Logger): Promise<number> {
     process.once("SIGINT", () => resolve("SIGINT"));
   });
   const running = await startSidecar(o, { kube, log }, signals);
-  normalJit();
   const signal = await signals;
   log.info({ signal }, "shutting down");
   if (!running) return 0;

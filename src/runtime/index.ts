@@ -76,17 +76,6 @@ const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
 export const noAnswerWithin = (ms: number) => Object.assign(new Error(`no answer within ${ms} ms`), { code: "ETIMEDOUT" });
 
 /**
- * Back to JavaScriptCore's normal JIT tier-up. The compiled binary starts
- * with a reluctant one (scripts/build-flags.ts), right for run-once start-up
- * code; the sidecar calls this once it is serving, so that its start-up
- * (reads, validation, server set-up) is not JIT-compiled for nothing and
- * its request paths are. No-op on Deno and when run from source.
- */
-export function normalJit(): void {
-  bun?.unsafe.setJITPolicy(1);
-}
-
-/**
  * Hex SHA-256. On Bun its native hasher, so node:crypto (about 4 MiB of
  * resident memory when evaluated in a compiled binary) is never loaded;
  * elsewhere node:crypto, fetched only when first called.
