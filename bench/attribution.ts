@@ -14,6 +14,10 @@
  *   our code           every module of the sidecar command, evaluated, not run
  *   running sidecar    the product binary itself, serving against the fake
  *                      API server (its state: servers, watches, caches)
+ *   runtime services   apart, over the floor: what the sidecar asks of Bun
+ *                      with none of its modules (three HTTP servers, an
+ *                      https GET with a cluster CA, two watch streams held
+ *                      open), the part of "running" no module cut removes
  *
  * Each step is cumulative (a library's share is what it adds to the ones
  * above it); "alone" is the group on top of the floor by itself, which shows
@@ -33,7 +37,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { startFakeApiServer } from "../test/fake-apiserver/index.ts";
 import { startSidecar } from "../test/support/sidecar.ts";
-import { fmt, median, requireProduct, result, table } from "./lib.ts";
+import { dropPageCache, fmt, median, requireProduct, result, table } from "./lib.ts";
 
 const signed = (x: number) => `${x < 0 ? "−" : "+"}${fmt(Math.abs(x))}`;
 import { buildProbes, idleRss, probeDir, rssOf, startupMs, type Probe, type Rss } from "./probes.ts";
@@ -203,6 +207,7 @@ async function runningSidecarRss(): Promise<Rss[]> {
   const out: Rss[] = [];
   try {
     for (let r = 0; r < ROUNDS; r++) {
+      dropPageCache(bin); // as the probes are (bench/lib.ts)
       const sc = await startSidecar({ kubeconfig, namespace: "minio-tenant", configFile: join(work, `config-${r}.env`) });
       await sc.waitForLog((l) => l.msg === "sidecar serving");
       await new Promise((res) => setTimeout(res, IDLE_MS));
@@ -236,6 +241,25 @@ GROUPS.forEach((g, i) => {
 probes.push({ name: "p9-our-code", source: `${cumulative}\n${oursSource}` });
 steps.push({ name: "our code (evaluated)", probe: "p9-our-code" });
 
+/** The runtime services probe: API_URL and API_CA come from the environment (a fake API server this script runs). */
+const SERVICES_PROBE = `
+for (let i = 0; i < 3; i++) {
+  const s = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("ok") });
+  await fetch(s.url).then((r) => r.text());
+}
+const tls = { ca: process.env.API_CA };
+const base = process.env.API_URL + "/api/v1/namespaces/minio-tenant/secrets";
+await fetch(base + "/storage-configuration", { tls }).then((r) => r.text());
+for (const q of ["a", "b"]) {
+  const r = await fetch(base + "?watch=true&fieldSelector=metadata.name%3Dstorage-configuration&" + q + "=1", { tls });
+  const reader = r.body!.getReader();
+  (async () => { while (!(await reader.read()).done); })();
+}`;
+probes.push({ name: "services", source: SERVICES_PROBE });
+const servicesApi = await startFakeApiServer({ objects: ["deploy/examples/secret.yaml"].flatMap((f) => loadAll(readFileSync(f, "utf8")) as never[]) });
+process.env.API_URL = servicesApi.url;
+process.env.API_CA = servicesApi.caPem;
+
 console.log(`building ${probes.length} probe binaries (${steps.length - 1} groups, cumulative and alone)...`);
 const bins = buildProbes(probeDir("attribution"), probes);
 console.log(`idle RSS: ${ROUNDS} rounds, ${IDLE_MS / 1000} s after ready...`);
@@ -245,6 +269,7 @@ const sidecar: Rss = { rss: median(sidecarSamples.map((s) => s.rss)), anon: medi
 console.log(`start-up: ${RUNS} interleaved runs each...`);
 const startup = startupMs(bins, RUNS);
 const js = jsBytesPerGroup();
+await servicesApi.close();
 
 const rows: string[][] = [];
 let prev: Rss | undefined;
@@ -272,10 +297,13 @@ for (const s of steps) {
   prevMs = ms;
 }
 rows.push(["running sidecar (product binary, idle)", fmt(sidecar.rss), `${signed(sidecar.rss - prev!.rss)} (file ${signed(sidecar.file - prev!.file)}, anon ${signed(sidecar.anon - prev!.anon)})`, "", "", "", "", ""]);
+const services = rss.get("services")!;
+const floor = rss.get("p0-floor")!;
+rows.push(["runtime services, no sidecar module (3 HTTP servers, https GET with a CA, 2 watch streams)", fmt(services.rss), "", `${signed(services.rss - floor.rss)} (file ${signed(services.file - floor.file)}, anon ${signed(services.anon - floor.anon)})`, "", "", "", ""]);
 
 const header = ["module group (cumulative)", "idle RSS MiB", "added MiB", "alone MiB", "start-up ms", "added ms", "alone ms", "JS"];
 const md = [
-  `Idle RSS ${IDLE_MS / 1000} s after ready (median of ${ROUNDS}) and start-up (median of ${RUNS} interleaved runs) of compiled probe binaries, one group added per row; "alone" = that group by itself over the floor; JS = minified JavaScript in the sidecar's start-up chunks.`,
+  `Idle RSS ${IDLE_MS / 1000} s after ready (median of ${ROUNDS}, each binary started from a cold page cache) and start-up (median of ${RUNS} interleaved runs) of compiled probe binaries, one group added per row; "alone" = that group by itself over the floor; JS = minified JavaScript in the sidecar's start-up chunks.`,
   "",
   `| ${header.join(" | ")} |`,
   `| ${header.map(() => "---").join(" | ")} |`,
@@ -288,5 +316,6 @@ result([
   { figure: "attribution: runtime floor idle RSS (compiled hello-world)", value: +fmt(rss.get("p0-floor")!.rss), unit: "MiB" },
   { figure: "attribution: all module groups evaluated, idle RSS", value: +fmt(rss.get("p9-our-code")!.rss), unit: "MiB" },
   { figure: "attribution: running sidecar idle RSS", value: +fmt(sidecar.rss), unit: "MiB" },
+  { figure: "attribution: runtime services alone (3 servers, https client, 2 watches), idle RSS", value: +fmt(services.rss), unit: "MiB" },
 ]);
 table("Where the sidecar's memory and start-up go (bench/attribution.ts)", md);

@@ -9,7 +9,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { COMPILE_FLAGS } from "../scripts/build-flags.ts";
-import { median } from "./lib.ts";
+import { dropPageCache, median } from "./lib.ts";
 
 export interface Probe {
   name: string;
@@ -63,13 +63,14 @@ export function startIdle(bin: string): Promise<ChildProcess> {
 
 /**
  * Idle RSS of every binary: all started together each round (idle processes
- * do not disturb each other's memory), read `idleMs` after ready, median
- * per binary over `rounds`.
+ * do not disturb each other's memory), each from a cold page cache, read
+ * `idleMs` after ready, median per binary over `rounds`.
  */
 export async function idleRss(bins: Map<string, string>, idleMs: number, rounds: number): Promise<Map<string, Rss>> {
   const samples = new Map<string, Rss[]>([...bins.keys()].map((k) => [k, []]));
   for (let r = 0; r < rounds; r++) {
     const procs = new Map<string, ChildProcess>();
+    for (const bin of bins.values()) dropPageCache(bin); // RSS from read-in pages (bench/lib.ts says why)
     for (const [name, bin] of bins) procs.set(name, await startIdle(bin));
     await new Promise((res) => setTimeout(res, idleMs));
     for (const [name, proc] of procs) {

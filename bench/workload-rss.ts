@@ -16,7 +16,7 @@ import { startFakeApiServer } from "../test/fake-apiserver/index.ts";
 import { startFakeMinio } from "../test/fake-minio/index.ts";
 import { pool, tenant } from "../test/support/objects.ts";
 import { startSidecar } from "../test/support/sidecar.ts";
-import { fmt, median, requireProduct, result } from "./lib.ts";
+import { dropPageCache, fmt, median, requireProduct, result } from "./lib.ts";
 import { rssOf } from "./probes.ts";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
@@ -45,6 +45,7 @@ const peak: number[] = [];
 try {
   for (let round = 0; round < ROUNDS; round++) {
     const configFile = join(work, `config-${round}.env`);
+    dropPageCache(process.env.SIDECAR_BIN!); // RSS from read-in pages (bench/lib.ts says why)
     const sc = await startSidecar({ kubeconfig, namespace: NS, configFile, args: ["--minio-url", minio.url] });
     await sc.waitForLog((l) => l.msg === "sidecar serving", 20_000);
     // Four clients at a time, as a kubelet, Prometheus and MinIO would overlap.
