@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import fetch from "node-fetch";
 import { loadKubeConfig, SERVICEACCOUNT_ROOT, type LiteKubeConfig } from "../src/kube/kubeconfig.ts";
-import { startFakeApiServer, unrelatedCaPem, type FakeApiServer } from "./fake-apiserver/index.ts";
+import { loadTlsFixtures, startFakeApiServer, unrelatedCaPem, type FakeApiServer } from "./fake-apiserver/index.ts";
 import { startConnectProxy, startSocks5Proxy } from "./support/proxies.ts";
 
 const TOKEN = "static-token-9f1c";
@@ -226,6 +226,18 @@ describe("exec and auth providers (client-node's authenticator, imported on firs
 describe("proxy-url", () => {
   test("an HTTP CONNECT proxy carries the request (and without it the request fails)", async () => {
     const proxy = await startConnectProxy();
+    const kc = loadKubeConfig(await kubeconfigFile({ "proxy-url": proxy.url }, { token: TOKEN }));
+    expect(await get(kc)).toEqual({ status: 200, token: TOKEN });
+    expect(proxy.tunnels).toEqual([`127.0.0.1:${api.port}`]);
+    await proxy.close();
+    await expect(get(kc)).rejects.toThrow();
+  });
+
+  test("an HTTPS proxy (proxy-url https://, TLS to the proxy too) carries the request", async () => {
+    // The proxy's certificate is signed by the cluster CA of the kubeconfig, the one CA the client is given.
+    const { keyPem, certPem } = loadTlsFixtures();
+    const proxy = await startConnectProxy({ tls: { key: keyPem, cert: certPem } });
+    expect(proxy.url).toStartWith("https://");
     const kc = loadKubeConfig(await kubeconfigFile({ "proxy-url": proxy.url }, { token: TOKEN }));
     expect(await get(kc)).toEqual({ status: 200, token: TOKEN });
     expect(proxy.tunnels).toEqual([`127.0.0.1:${api.port}`]);

@@ -5,6 +5,7 @@
  * that silently went direct.
  */
 import http from "node:http";
+import https from "node:https";
 import net, { type AddressInfo, type Socket } from "node:net";
 
 export interface TestProxy {
@@ -35,10 +36,12 @@ function closer(server: net.Server, sockets: Set<Socket>) {
     });
 }
 
-export async function startConnectProxy(): Promise<TestProxy> {
+/** `tls`: the proxy itself is reached over TLS (a `proxy-url: https://...`), with this certificate. */
+export async function startConnectProxy(o: { tls?: { key: string; cert: string } } = {}): Promise<TestProxy> {
   const tunnels: string[] = [];
   const sockets = new Set<Socket>();
-  const server = http.createServer((_req, res) => res.writeHead(405).end());
+  const refuse = (_req: http.IncomingMessage, res: http.ServerResponse) => res.writeHead(405).end();
+  const server = o.tls ? https.createServer(o.tls, refuse) : http.createServer(refuse);
   server.on("connect", (req: http.IncomingMessage, client: Socket, head: Buffer) => {
     const target = req.url ?? "";
     tunnels.push(target);
@@ -51,9 +54,10 @@ export async function startConnectProxy(): Promise<TestProxy> {
     upstream.on("error", () => client.destroy());
     sockets.add(upstream);
   });
+  // A TLS server's "connection" is the raw socket; "secureConnection" would miss the ones that fail the handshake.
   const close = closer(server, sockets);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, tunnels, close };
+  return { url: `${o.tls ? "https" : "http"}://127.0.0.1:${(server.address() as AddressInfo).port}`, tunnels, close };
 }
 
 export async function startSocks5Proxy(): Promise<TestProxy> {
