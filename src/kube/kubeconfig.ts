@@ -33,12 +33,11 @@ import { delimiter, dirname, isAbsolute, join } from "node:path";
 import { newClusters, newContexts, newUsers, type Cluster, type Context, type User } from "@kubernetes/client-node/dist/config_types.js";
 import { FileAuth } from "@kubernetes/client-node/dist/file_auth.js";
 import type { Agent } from "node:http";
+import { onBun, parseKubeconfigYaml } from "../runtime/index.ts";
 
 export type { Cluster, Context, User };
 
 export const SERVICEACCOUNT_ROOT = "/var/run/secrets/kubernetes.io/serviceaccount";
-
-const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
 
 /** What `applyToFetchOptions` takes: the subset of https.RequestOptions client-node reads. */
 export interface RequestOptionsIn {
@@ -127,7 +126,7 @@ export class LiteKubeConfig {
   }
 
   loadFromString(text: string): void {
-    const obj = (parseYaml(text) ?? {}) as Record<string, unknown>;
+    const obj = (parseKubeconfigYaml(text) ?? {}) as Record<string, unknown>;
     if (typeof obj !== "object" || Array.isArray(obj)) throw new Error("not a kubeconfig (expected a mapping)");
     this.clusters = newClusters(obj.clusters);
     this.contexts = newContexts(obj.contexts);
@@ -259,7 +258,7 @@ export class LiteKubeConfig {
     }
     if (o.auth) headers.set("Authorization", `Basic ${Buffer.from(o.auth).toString("base64")}`);
     const out: KubeFetchOptions = { headers, method: o.method, timeout: o.timeout };
-    if (!isBun) {
+    if (!onBun) {
       out.agent = await agentFor(cluster, o);
       return out;
     }
@@ -357,18 +356,4 @@ function readable(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * Bun's native YAML parser: nothing more to evaluate (js-yaml costs 5 MiB
- * and 2 ms of start-up in a compiled probe). Elsewhere (Deno) js-yaml, the
- * parser client-node uses, loaded synchronously through createRequire so
- * that loading stays synchronous; the bundler leaves that call alone, and
- * under Bun it never runs.
- */
-function parseYaml(text: string): unknown {
-  const bun = (globalThis as { Bun?: { YAML: { parse(s: string): unknown } } }).Bun;
-  if (bun) return bun.YAML.parse(text);
-  const { createRequire } = process.getBuiltinModule("node:module");
-  return (createRequire(import.meta.url)("js-yaml") as { load(s: string): unknown }).load(text);
 }

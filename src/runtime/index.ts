@@ -14,8 +14,10 @@
  * Keeping node:net and node:http(s) off Bun's path is worth it (issue 11):
  * evaluating them costs a compiled binary about 4 and 7 MiB of resident
  * memory and 3 and 5 ms of start-up (bench/attribution.ts), in every pod.
- * YAML is deliberately not here: Bun's native parser accepted documents
- * js-yaml refused, so both runtimes use one parser (config/manifest.ts).
+ * YAML: only kubeconfig files (written by tools, read in every pod) go
+ * through Bun's native parser here; manifests, which people write, use
+ * js-yaml on both runtimes (config/manifest.ts), because Bun's parser
+ * accepted documents js-yaml and kubectl refuse.
  */
 import type { Elysia } from "elysia";
 import { InputError } from "../errors.ts";
@@ -71,6 +73,8 @@ export class BodyTooLargeError extends Error {
 
 const bun = (globalThis as { Bun?: typeof Bun }).Bun;
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
+/** Bun, whose fetch takes `tls` and `proxy` options (kube/kubeconfig.ts builds them instead of an agent). */
+export const onBun = bun !== undefined;
 
 /** What a request abandoned at its deadline reports (the probe's reason names the limit). */
 export const noAnswerWithin = (ms: number) => Object.assign(new Error(`no answer within ${ms} ms`), { code: "ETIMEDOUT" });
@@ -83,6 +87,19 @@ export const noAnswerWithin = (ms: number) => Object.assign(new Error(`no answer
 export function sha256Hex(data: string | Uint8Array): string {
   if (bun) return new bun.CryptoHasher("sha256").update(data).digest("hex");
   return process.getBuiltinModule("node:crypto").createHash("sha256").update(data).digest("hex");
+}
+
+/**
+ * A kubeconfig's YAML. On Bun its native parser: nothing more to evaluate
+ * (js-yaml costs 5 MiB and 2 ms of start-up in a compiled probe). Elsewhere
+ * (Deno) js-yaml, the parser client-node uses, loaded synchronously through
+ * createRequire so that loading stays synchronous; the bundler leaves that
+ * call alone, and under Bun it never runs.
+ */
+export function parseKubeconfigYaml(text: string): unknown {
+  if (bun) return bun.YAML.parse(text);
+  const { createRequire } = process.getBuiltinModule("node:module");
+  return (createRequire(import.meta.url)("js-yaml") as { load(s: string): unknown }).load(text);
 }
 
 /** `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces). */
