@@ -37,7 +37,7 @@ function licenseOf(pj: { license?: unknown; licenses?: unknown }): string {
   return list.map((l) => (typeof l === "string" ? l : (l.type ?? "?"))).join(" OR ") || "UNKNOWN";
 }
 
-const root = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+const root = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string>; devDependencies: { bun: string } };
 const found = new Map<string, Pkg>();
 const missing: string[] = [];
 const visit = (name: string, from: string) => {
@@ -49,8 +49,8 @@ const visit = (name: string, from: string) => {
   for (const d of Object.keys(pj.dependencies ?? {})) visit(d, dir);
 };
 for (const d of Object.keys(root.dependencies)) visit(d, ROOT);
-// An optional dependency that is not installed is not in the product; a required one missing is an error.
-if (missing.some((m) => Object.keys(root.dependencies).includes(m))) {
+// Only the `dependencies` of each package are followed (never optional or peer ones), so anything missing was not installed.
+if (missing.length) {
   console.error(`notices: not installed: ${missing.join(", ")} (run npm ci first)`);
   process.exit(1);
 }
@@ -60,7 +60,6 @@ const licenseText = (dir: string) => {
   const files = readdirSync(dir).filter((f) => /^(licen[cs]e|copying|notice)/i.test(f)).sort();
   return files.map((f) => readFileSync(join(dir, f), "utf8").trim()).join("\n\n");
 };
-const bunVersion = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { devDependencies: { bun: string } }).devDependencies.bun;
 
 const md = [
   "# Third-party notices",
@@ -69,7 +68,7 @@ const md = [
   "",
   "## The runtime inside the binary",
   "",
-  `The binary is built with \`bun build --compile\` and so contains the Bun ${bunVersion} runtime (MIT).`,
+  `The binary is built with \`bun build --compile\` and so contains the Bun ${root.devDependencies.bun} runtime (MIT).`,
   "Bun statically links JavaScriptCore and WebKit's WTF, which are under the GNU LGPL 2 (parts BSD), and",
   "further libraries under their own licences (among them BoringSSL, mimalloc, uSockets/uWebSockets,",
   "zlib, brotli, zstd, c-ares, simdutf, libdeflate). Their list and licence texts are on Bun's licence page,",

@@ -17,10 +17,9 @@ const ROOT = resolve(import.meta.dir, "..");
 const work = mkdtempSync(join(tmpdir(), "containerfile-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const lines = readFileSync(join(ROOT, "Containerfile"), "utf8").split("\n");
-const stages = lines.join("\n").split(/^FROM /m).slice(1);
+const stages = readFileSync(join(ROOT, "Containerfile"), "utf8").split(/^FROM /m).slice(1);
 
-/** `COPY a b dest` (without --from) of a stage: the sources and the destination. */
+/** A stage's `COPY [--from=STAGE] a b dest` lines: the sources, the destination and the stage copied from. */
 function copies(stage: string): Array<{ sources: string[]; dest: string; from?: string }> {
   return stage
     .split("\n")

@@ -132,12 +132,6 @@ export const setSecret = async (e: Env<ApiServer>, configEnvText: string | null,
 };
 
 /**
- * What every test ends with: the sidecar is still running (it never exits on
- * its own), stops with exit 0 within 2 s on SIGTERM, read nothing but its two
- * objects by name, was never refused (401/403, in the server's log or its
- * own), and printed no secret value.
- */
-/**
  * A log line that reports a 401/403: in its text, or as a status field. Not
  * any number that happens to be 401 or 403 (a backoff of `retryInMs: 403`
  * made this check fail once in CI).
@@ -154,6 +148,12 @@ function mentionsRefusal(line: Record<string, unknown>): boolean {
   return texts.some((t) => /\b40[13]\b|forbidden|unauthorized/i.test(t));
 }
 
+/**
+ * What every test ends with: the sidecar is still running (it never exits on
+ * its own), stops with exit 0 within 2 s on SIGTERM, read nothing but its two
+ * objects by name, was never refused (401/403, in the server's log or its
+ * own), and printed no secret value.
+ */
 export async function finish(e: Env<ApiServer>, o: { secretNames?: string[]; signal?: NodeJS.Signals } = {}) {
   expect(e.sc.proc.exitCode).toBeNull();
   const { code, ms } = await e.sc.stop(o.signal ?? "SIGTERM");
