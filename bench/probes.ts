@@ -8,7 +8,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { COMPILE_FLAGS } from "../scripts/build-flags.ts";
+import { COMPILE_FLAGS, bytecodeOrderFlag } from "../scripts/build-flags.ts";
 import { dropPageCache, median } from "./lib.ts";
 
 export interface Probe {
@@ -31,7 +31,7 @@ export function buildProbes(dir: string, probes: Probe[]): Map<string, string> {
     const entry = resolve(dir, `${p.name}.ts`);
     const bin = resolve(dir, p.name);
     writeFileSync(entry, `${p.source}\n${TAIL}`);
-    const r = spawnSync(process.execPath, ["build", entry, ...COMPILE_FLAGS, "--outfile", bin], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["build", entry, ...COMPILE_FLAGS, bytecodeOrderFlag(), "--outfile", bin], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`cannot build probe ${p.name}: ${r.stderr}`);
     bins.set(p.name, bin);
   }

@@ -1,3 +1,6 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+
 /**
  * How the product binary is compiled, in one place: scripts/build.ts uses it
  * and so do the benches' probe binaries (bench/probes.ts), so that a probe
@@ -18,8 +21,31 @@
  * between). Earlier, with far higher policies (1000: 72 -> 59 MiB), the
  * webhook slowed to 1.35x and /ready p50 0.36 -> 0.83 ms.
  * No gain, measured: --smol (--compile-exec-argv), a periodic full GC,
- * --bytecode-order profiles, Elysia's aot: false; dropping --bytecode
+ * Elysia's aot: false; dropping --bytecode
  * (RSS -2 MiB but render 12 -> 21 ms) and --bytecode-depth=0 (-1.7 MiB)
  * trade start-up for little memory.
  */
 export const COMPILE_FLAGS = ["--compile", "--splitting", "--minify", "--sourcemap=none", "--bytecode", "--format=esm", "--compile-jit-policy=8"];
+
+/**
+ * Bytecode layout profiles (--bytecode-order), recorded by
+ * ./record-bytecode-order.ts and committed: the bytecode each command's run
+ * used is placed together at the front, so a process faults in fewer pages
+ * of its own file. Measured (compiled, cold page cache, 2026-12-02, 4
+ * rounds): idle sidecar 46.5 -> 44.4 MiB, all of it file-backed (37.8 ->
+ * 35.7); render's page faults 1650 -> 1595. (An earlier "no gain" was
+ * measured on binaries just written, whose pages the kernel charges in
+ * large folios whatever the layout: bench/lib.ts, dropPageCache.)
+ * Most important first: the sidecar (every pod, its whole
+ * life), then validate (every pod start), then render.
+ */
+export const BYTECODE_ORDER_PROFILES = ["sidecar", "validate", "render"] as const;
+export const BYTECODE_ORDER_DIR = join(import.meta.dir, "bytecode-order");
+
+/** `--bytecode-order=...` for the committed profiles; a missing one is an error, not a silently slower build. */
+export function bytecodeOrderFlag(dir = BYTECODE_ORDER_DIR): string {
+  const files = BYTECODE_ORDER_PROFILES.map((name) => join(dir, `${name}.order`));
+  const missing = files.filter((f) => !existsSync(f));
+  if (missing.length) throw new Error(`bytecode order profile missing: ${missing.join(", ")} (run: bun scripts/record-bytecode-order.ts)`);
+  return `--bytecode-order=${files.join(",")}`;
+}

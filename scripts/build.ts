@@ -7,7 +7,7 @@
  */
 import { $ } from "bun";
 import pkg from "../package.json" with { type: "json" };
-import { COMPILE_FLAGS } from "./build-flags.ts";
+import { COMPILE_FLAGS, bytecodeOrderFlag } from "./build-flags.ts";
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,5 +32,5 @@ const defines = {
 };
 const defineArgs = Object.entries(defines).flatMap(([k, v]) => ["--define", `${k}=${JSON.stringify(v)}`]);
 
-await $`bun build src/main.ts ${COMPILE_FLAGS} --target=${target} ${runtimeArgs} ${defineArgs} --outfile ${outfile}`;
+await $`bun build src/main.ts ${COMPILE_FLAGS} ${bytecodeOrderFlag()} --target=${target} ${runtimeArgs} ${defineArgs} --outfile ${outfile}`;
 console.log(`built ${outfile} ${version} (${commit}${dirty}) for ${target}`);
