@@ -27,11 +27,12 @@ console.log("ready");
 export function buildProbes(dir: string, probes: Probe[]): Map<string, string> {
   mkdirSync(dir, { recursive: true });
   const bins = new Map<string, string>();
+  const order = bytecodeOrderFlag();
   for (const p of probes) {
     const entry = resolve(dir, `${p.name}.ts`);
     const bin = resolve(dir, p.name);
     writeFileSync(entry, `${p.source}\n${TAIL}`);
-    const r = spawnSync(process.execPath, ["build", entry, ...COMPILE_FLAGS, bytecodeOrderFlag(), "--outfile", bin], { encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["build", entry, ...COMPILE_FLAGS, order, "--outfile", bin], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`cannot build probe ${p.name}: ${r.stderr}`);
     bins.set(p.name, bin);
   }

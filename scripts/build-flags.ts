@@ -33,7 +33,7 @@ export const COMPILE_FLAGS = ["--compile", "--splitting", "--minify", "--sourcem
  * used is placed together at the front, so a process faults in fewer pages
  * of its own file. Measured (compiled, cold page cache, 2026-12-02, 4
  * rounds): idle sidecar 46.5 -> 44.4 MiB, all of it file-backed (37.8 ->
- * 35.7); render's page faults 1650 -> 1595. (An earlier "no gain" was
+ * 35.7); render's page faults 1650 -> 1595 (a render-only profile; render 2.28 -> 2.19x hello-world). (An earlier "no gain" was
  * measured on binaries just written, whose pages the kernel charges in
  * large folios whatever the layout: bench/lib.ts, dropPageCache.)
  * Most important first: the sidecar (every pod, its whole
@@ -43,8 +43,8 @@ export const BYTECODE_ORDER_PROFILES = ["sidecar", "validate", "render"] as cons
 export const BYTECODE_ORDER_DIR = join(import.meta.dir, "bytecode-order");
 
 /** `--bytecode-order=...` for the committed profiles; a missing one is an error, not a silently slower build. */
-export function bytecodeOrderFlag(dir = BYTECODE_ORDER_DIR): string {
-  const files = BYTECODE_ORDER_PROFILES.map((name) => join(dir, `${name}.order`));
+export function bytecodeOrderFlag(): string {
+  const files = BYTECODE_ORDER_PROFILES.map((name) => join(BYTECODE_ORDER_DIR, `${name}.order`));
   const missing = files.filter((f) => !existsSync(f));
   if (missing.length) throw new Error(`bytecode order profile missing: ${missing.join(", ")} (run: bun scripts/record-bytecode-order.ts)`);
   return `--bytecode-order=${files.join(",")}`;
