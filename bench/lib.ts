@@ -1,6 +1,7 @@
 /** Shared helpers for bench scripts: timing child processes, percentiles, a compiled hello-world baseline. */
 import { mkdirSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { NO_AUTOLOAD_FLAGS } from "../scripts/build-flags.ts";
 
 /**
  * Every bench measures the binary as it runs in a pod, and a pod's
@@ -47,15 +48,23 @@ export function timeInterleaved(cmds: string[][], runs: number, warmup = 3): num
   return out;
 }
 
-/** A compiled Bun hello-world, built the same way as the product (same flags), for baselines. */
+/**
+ * A compiled Bun hello-world for baselines: compiled, minified, bytecode, and
+ * like the product reading no `.env` or `bunfig.toml` from the directory it
+ * starts in (the benches start in the repository, which has a bunfig.toml).
+ * Rebuilt when its flags change.
+ */
 export function helloWorldBinary(): string {
   const dir = "dist/bench";
   const bin = `${dir}/hello-world`;
-  if (!existsSync(bin)) {
+  const flags = ["--compile", "--minify", "--bytecode", "--format=esm", ...NO_AUTOLOAD_FLAGS];
+  const stamp = `${bin}.flags`;
+  if (!existsSync(bin) || !existsSync(stamp) || readFileSync(stamp, "utf8") !== flags.join(" ")) {
     mkdirSync(dir, { recursive: true });
     writeFileSync(`${dir}/hello.ts`, 'console.log("hello world");\n');
-    const r = spawnSync("bun", ["build", `${dir}/hello.ts`, "--compile", "--minify", "--bytecode", "--format=esm", "--outfile", bin], { stdio: "inherit" });
+    const r = spawnSync("bun", ["build", `${dir}/hello.ts`, ...flags, "--outfile", bin], { stdio: "inherit" });
     if (r.status !== 0) throw new Error("cannot build the hello-world baseline");
+    writeFileSync(stamp, flags.join(" "));
   }
   return bin;
 }

@@ -24,8 +24,34 @@ import { join } from "node:path";
  * Elysia's aot: false; dropping --bytecode
  * (RSS -2 MiB but render 12 -> 21 ms) and --bytecode-depth=0 (-1.7 MiB)
  * trade start-up for little memory.
+ *
+ * --no-compile-autoload-*: by default a Bun executable reads `.env` and
+ * `bunfig.toml` from whatever directory it is started in. Both were live
+ * here: a `.env` beside a user's manifests changed what `render` printed
+ * (CLUSTER_DOMAIN), and a `bunfig.toml` with `preload` ran a script from
+ * that directory inside the sidecar, which holds the ServiceAccount token.
+ * The binary's configuration is its flags and the pod's environment only
+ * (test/compiled-binary.test.ts). tsconfig and package.json autoloading
+ * are off by default; they are named anyway, so a changed default cannot
+ * turn them on.
  */
-export const COMPILE_FLAGS = ["--compile", "--splitting", "--minify", "--sourcemap=none", "--bytecode", "--format=esm", "--compile-jit-policy=8"];
+export const NO_AUTOLOAD_FLAGS = [
+  "--no-compile-autoload-dotenv",
+  "--no-compile-autoload-bunfig",
+  "--no-compile-autoload-tsconfig",
+  "--no-compile-autoload-package-json",
+];
+
+export const COMPILE_FLAGS = [
+  "--compile",
+  "--splitting",
+  "--minify",
+  "--sourcemap=none",
+  "--bytecode",
+  "--format=esm",
+  "--compile-jit-policy=8",
+  ...NO_AUTOLOAD_FLAGS,
+];
 
 /**
  * Bytecode layout profiles (--bytecode-order), recorded by
