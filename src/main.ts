@@ -3,10 +3,10 @@
  * Kubernetes client are imported lazily so that `render` and `--version`
  * start nearly as fast as an empty binary.
  */
-import { openSync, closeSync, constants, writeSync } from "node:fs";
 import { parseArgs, helpText } from "./cli/parse.ts";
 import { parseDuration } from "./cli/values.ts";
 import { describe, exitCodeOf } from "./errors.ts";
+import { writeStd } from "./runtime/index.ts";
 import { versionLine } from "./version.ts";
 
 type Flags = Record<string, string | true>;
@@ -16,17 +16,17 @@ async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs(argv);
   } catch (err) {
-    stderr(`error: ${describe(err, true)}\n`);
+    await stderr(`error: ${describe(err, true)}\n`);
     // A container whose arguments are wrong says so in `kubectl describe pod` too.
     writeTerminationLog(terminationLogFromArgv(argv), `error: ${describe(err)}\n`);
     return exitCodeOf(err);
   }
   if (parsed.kind === "help") {
-    stdout(helpText(parsed.command));
+    await stdout(helpText(parsed.command));
     return 0;
   }
   if (parsed.kind === "version") {
-    stdout(`${versionLine()}\n`);
+    await stdout(`${versionLine()}\n`);
     return 0;
   }
   const { command, flags } = parsed;
@@ -38,16 +38,18 @@ const clusterDomain = () => process.env.CLUSTER_DOMAIN || "cluster.local";
 
 /** render: stdout carries only the file; warnings and the one error line go to stderr. */
 async function runRender(flags: Flags): Promise<number> {
+  const warnings: string[] = [];
   try {
     const { render } = await import("./commands/render.ts");
     const content = await render(
       { tenantFile: str(flags, "tenant-file")!, secretFile: str(flags, "secret-file")!, namespace: str(flags, "namespace"), clusterDomain: clusterDomain() },
-      (warning) => stderr(`warning: ${warning}\n`),
+      (warning) => warnings.push(`warning: ${warning}\n`),
     );
-    stdout(content);
+    await stderr(warnings.join(""));
+    await stdout(content);
     return 0;
   } catch (err) {
-    stderr(`error: ${describe(err)}\n`);
+    await stderr(`${warnings.join("")}error: ${describe(err)}\n`);
     return exitCodeOf(err);
   }
 }
@@ -94,7 +96,7 @@ async function runClusterCommand(name: "validate" | "sidecar", flags: Flags): Pr
     }
   } catch (err) {
     log.error({ exitCode: exitCodeOf(err) }, describe(err));
-    stderr(`error: ${describe(err)}\n`);
+    await stderr(`error: ${describe(err)}\n`);
     writeTerminationLog(str(flags, "termination-log")!, `error: ${describe(err)}\n`);
     code = exitCodeOf(err);
   }
@@ -121,6 +123,8 @@ function terminationLogFromArgv(argv: string[]): string {
  * /dev/termination-log behind. Failing to write it changes nothing.
  */
 function writeTerminationLog(path: string, line: string): void {
+  // node:fs only here, on the way out of a failed command: loading it costs `render` ~1 ms at start.
+  const { openSync, closeSync, constants, writeSync } = process.getBuiltinModule("node:fs");
   try {
     const fd = openSync(path, constants.O_WRONLY | constants.O_TRUNC);
     try {
@@ -134,25 +138,11 @@ function writeTerminationLog(path: string, line: string): void {
 }
 
 /**
- * Synchronous writes to stdout and stderr. `process.stdout` costs about 4 ms
- * to set up under Bun, paid by every `render` and `--version`; a plain
- * write(2) on the file descriptor costs nothing and cannot be lost at exit.
+ * stdout and stderr through the runtime adapter, not `process.stdout`: that
+ * costs about 4 ms to set up under Bun, paid by every `render` and
+ * `--version`. Each write is complete when it resolves, before the exit.
  */
-
-function write(fd: 1 | 2, text: string): void {
-  const buf = Buffer.from(text, "utf8");
-  let off = 0;
-  while (off < buf.length) {
-    try {
-      off += writeSync(fd, buf, off);
-    } catch (err) {
-      // A non-blocking pipe that is full: try again (the reader is draining it).
-      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
-    }
-  }
-}
-
-const stdout = (text: string) => write(1, text);
-const stderr = (text: string) => write(2, text);
+const stdout = (text: string) => writeStd(1, text);
+const stderr = (text: string) => (text ? writeStd(2, text) : Promise.resolve());
 
 process.exit(await main(process.argv.slice(2)));

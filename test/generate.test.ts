@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { generateConfig } from "../src/config/generate.ts";
 import { rootCredentials } from "../src/config/merge.ts";
+import { cleanPath } from "../src/tenant/topology.ts";
 import { CREDENTIALS, PASSWORD, pool, secret, tenant } from "./support/objects.ts";
 
 const gen = (t: unknown, configEnv: string | null = CREDENTIALS, clusterDomain = "cluster.local") =>
@@ -56,6 +57,16 @@ describe("defaults", () => {
     expect(env(tenant({ pools: [pool({ servers: 1, volumesPerServer: 2 })], mountPath: "data//x", subPath: "a/../b" })).MINIO_ARGS).toBe(
       "/data//x{0...1}/b".replace("//", "/"),
     );
+  });
+
+  test("cleanPath gives what Go's path.Join(\"/\", p) gives", () => {
+    // Go's own path.Clean examples (made absolute), and the edges of `..` at the root.
+    const cases: [string, string][] = [
+      ["a/c", "/a/c"], ["a//c", "/a/c"], ["a/c/.", "/a/c"], ["a/c/b/..", "/a/c"], ["/../a/c", "/a/c"],
+      ["/../a/b/../././/c", "/a/c"], ["", "/"], [".", "/"], ["..", "/"], ["/", "/"], ["../../x/", "/x"],
+      ["/export{0...3}/./minio/", "/export{0...3}/minio"], ["a/.../b", "/a/.../b"], ["..a/b..", "/..a/b.."],
+    ];
+    for (const [input, want] of cases) expect([input, cleanPath(input)]).toEqual([input, want]);
   });
 
   test("cluster domain and namespace fallback when the Tenant has none", () => {

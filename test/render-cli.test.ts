@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCli } from "./support/cli.ts";
+import { cliCommand, runCli, runProcess } from "./support/cli.ts";
 import { CREDENTIALS, PASSWORD, pool, secret, tenant } from "./support/objects.ts";
 
 const EX = new URL("./fixtures/examples/", import.meta.url).pathname;
@@ -81,6 +81,22 @@ describe("render failures: exit 1, one stderr line naming object and field", () 
     const r2 = await runCli(["render", "--tenant-file", bad, "--secret-file", `${EX}secret.yaml`]);
     expect(r2.stderr).toMatch(/^error: Tenant file .*bad\.yaml: not valid YAML or JSON at line 3: unexpected end of the stream within a flow collection\n$/);
     expect(r2.stderr).not.toContain(PASSWORD);
+  });
+
+  test("manifests from pipes (--tenant-file <(kubectl get ...)), a directory and an empty file", async () => {
+    const direct = await runCli(["render", "--tenant-file", `${EX}tenant-base.yaml`, "--secret-file", `${EX}secret.yaml`]);
+    expect(direct.code).toBe(0);
+    // What bash's process substitution hands over: /dev/fd/N, the read end of a pipe.
+    const piped = await runProcess("bash", ["-c", 'exec "$@" 3< <(cat "$T") 4< <(cat "$S")', "bash", ...cliCommand(["render", "--tenant-file", "/dev/fd/3", "--secret-file", "/dev/fd/4"])], {
+      env: { T: `${EX}tenant-base.yaml`, S: `${EX}secret.yaml`, KUBERNETES_SERVICE_HOST: undefined },
+    });
+    expect([piped.code, piped.stderr]).toEqual([0, ""]);
+    expect(piped.stdout).toBe(direct.stdout);
+
+    expectOneLineError(await runCli(["render", "--tenant-file", dir, "--secret-file", `${EX}secret.yaml`]), `Tenant file ${dir}: cannot read (EISDIR)`);
+    const empty = join(dir, "empty.yaml");
+    await writeFile(empty, "");
+    expectOneLineError(await runCli(["render", "--tenant-file", empty, "--secret-file", `${EX}secret.yaml`]), `Tenant file ${empty}: no document of kind Tenant`);
   });
 
   test("warnings go to stderr, the file alone to stdout", async () => {

@@ -15,10 +15,10 @@
  * - a document that is a list or a bare value is an error; empty documents
  *   are skipped.
  */
-import { readFileSync } from "node:fs";
 import { CORE_SCHEMA, loadAll, Type, YAMLException } from "js-yaml";
 import * as jsyaml from "js-yaml";
 import { InputError } from "../errors.ts";
+import { readStdin, readTextFile } from "../runtime/index.ts";
 
 // This replaces the core schema's boolean (one type per tag), so it carries true/false too.
 const YAML11_TRUE = /^(?:true|True|TRUE|y|Y|yes|Yes|YES|on|On|ON)$/;
@@ -34,14 +34,13 @@ const { merge } = (jsyaml as unknown as { types: { merge: Type } }).types;
 /** YAML 1.2 core (null, true/false, numbers) plus YAML 1.1 booleans and `<<` merge keys; no timestamps. */
 const KUBECTL_SCHEMA = CORE_SCHEMA.extend({ implicit: [yaml11Bool, merge] });
 
-let stdinText: string | undefined;
+let stdinText: Promise<string> | undefined;
 
 export async function loadManifest(path: string, kind: "Tenant" | "Secret"): Promise<Record<string, unknown>> {
   const source = path === "-" ? "standard input" : path;
-  // Sync: two small files, and node:fs/promises would add to render's start-up.
   let text: string;
   try {
-    text = path === "-" ? (stdinText ??= readFileSync(0, "utf8")) : readFileSync(path, "utf8");
+    text = await (path === "-" ? (stdinText ??= readStdin()) : readTextFile(path));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     return fail(source, kind, code === "ENOENT" ? "file not found" : `cannot read (${code})`);

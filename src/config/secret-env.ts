@@ -3,8 +3,8 @@
  * parser is, but a line we cannot read is reported by line number only: its
  * content may be a password.
  */
-import { Buffer } from "node:buffer";
-import { Type, type Static } from "@sinclair/typebox";
+import * as Type from "@sinclair/typebox"; // by name, as in tenant/schema.ts
+import type { Static } from "@sinclair/typebox";
 import { InputError } from "../errors.ts";
 import { ObjectMeta, Obj, Opt } from "../tenant/schema.ts";
 import { checkSchema } from "../tenant/validate.ts";
@@ -68,7 +68,8 @@ export function configEnvText(secret: Secret, object: string): string {
     if (compact.length % 4 !== 0 || !BASE64.test(compact)) {
       throw new InputError(object, `data["${CONFIG_KEY}"]`, "is not valid base64");
     }
-    return Buffer.from(compact, "base64").toString("utf8");
+    // Web-standard decoding (invalid UTF-8 becomes U+FFFD, as Buffer's did): node:buffer stays off render's start-up.
+    return new TextDecoder().decode(Uint8Array.fromBase64(compact));
   }
   return secret.stringData?.[CONFIG_KEY] ?? "";
 }

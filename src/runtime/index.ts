@@ -11,6 +11,9 @@
  * - the unverified HTTPS requests to the local MinIO: Bun's `fetch` with
  *   its `tls` option on Bun; node:https on Deno, whose fetch cannot skip
  *   certificate verification per request.
+ * - reading manifests and writing stdout/stderr for the CLI: Bun's file API
+ *   on Bun (node:fs costs a compiled `render` over 1 ms to evaluate),
+ *   node:fs elsewhere.
  * Keeping node:net and node:http(s) off Bun's path is worth it (issue 11):
  * evaluating them costs a compiled binary about 4 and 7 MiB of resident
  * memory and 3 and 5 ms of start-up (bench/attribution.ts), in every pod.
@@ -100,6 +103,52 @@ export function parseKubeconfigYaml(text: string): unknown {
   if (bun) return bun.YAML.parse(text);
   const { createRequire } = process.getBuiltinModule("node:module");
   return (createRequire(import.meta.url)("js-yaml") as { load(s: string): unknown }).load(text);
+}
+
+/**
+ * Standard streams and whole-file reads for the CLI and `render`. On Bun its
+ * own file API: evaluating node:fs cost a compiled probe 1.4 ms of start-up
+ * (2026-12-02, against 3 ms for all of hello-world), and these are the only
+ * file operations on render's path. Elsewhere (Deno) node:fs,
+ * fetched when first called. A missing file rejects with `code` ENOENT on
+ * both.
+ */
+export async function readTextFile(path: string): Promise<string> {
+  if (bun) {
+    // A regular file is mapped and decoded at once, on this thread: Bun.file().text() reads on
+    // Bun's thread pool, which render would start for two small files (+0.3 ms). What cannot
+    // be mapped (a pipe such as `--tenant-file <(kubectl get ...)`, /proc files, an empty
+    // file) or does not exist is read the ordinary way, which also reports the error.
+    try {
+      return new TextDecoder().decode(bun.mmap(path));
+    } catch {
+      return bun.file(path).text();
+    }
+  }
+  return process.getBuiltinModule("node:fs").readFileSync(path, "utf8");
+}
+
+export async function readStdin(): Promise<string> {
+  if (bun) return bun.stdin.text();
+  return process.getBuiltinModule("node:fs").readFileSync(0, "utf8");
+}
+
+/** All of `text` to stdout (1) or stderr (2), resolved once written (the CLI exits right after). */
+export async function writeStd(fd: 1 | 2, text: string): Promise<void> {
+  if (bun) {
+    await bun.write(fd === 1 ? bun.stdout : bun.stderr, text);
+    return;
+  }
+  const { writeSync } = process.getBuiltinModule("node:fs");
+  const buf = new TextEncoder().encode(text);
+  for (let off = 0; off < buf.length; ) {
+    try {
+      off += writeSync(fd, buf, off);
+    } catch (err) {
+      // A non-blocking pipe that is full: try again (the reader is draining it).
+      if ((err as NodeJS.ErrnoException).code !== "EAGAIN") throw err;
+    }
+  }
 }
 
 /** `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces). */

@@ -3,7 +3,6 @@
  * These must match what the MinIO Operator creates (StatefulSet and Service
  * names), or MinIO's peers will not find each other.
  */
-import { posix } from "node:path";
 import { isDomainName, urlHost } from "./domain-name.ts";
 import type { Pool, Tenant } from "./schema.ts";
 
@@ -28,10 +27,19 @@ export const poolName = (pool: Pool, index: number) => pool.name || `ss-${index}
 /** `minio.<ns>.svc.<cd>`: the tenant's own Service, also the SNI for the readiness probe. */
 export const minioServiceHost = (p: Place) => `minio.${p.namespace}.svc.${p.clusterDomain}`;
 
-/** Go's path.Join("/", p): absolute, no duplicate or trailing slashes, dots resolved. */
+/**
+ * Go's path.Join("/", p): absolute, no duplicate or trailing slashes, `.`
+ * dropped, `..` removing the segment before it (and nothing at the root).
+ * Not node:path's posix.normalize: evaluating node:path costs a compiled
+ * `render` about 0.3 ms of start-up for these few lines.
+ */
 export function cleanPath(p: string): string {
-  const n = posix.normalize(`/${p}`);
-  return n.length > 1 && n.endsWith("/") ? n.slice(0, -1) : n;
+  const segments: string[] = [];
+  for (const seg of p.split("/")) {
+    if (seg === "..") segments.pop();
+    else if (seg !== "" && seg !== ".") segments.push(seg);
+  }
+  return `/${segments.join("/")}`;
 }
 
 export function volumePath(t: Tenant, pool: Pool): string {
