@@ -158,8 +158,8 @@ describe("EventRecorder (what the sidecar's loop uses)", () => {
     }),
   );
   let regarding: Regarding;
-  const recorder = (token = "full", o: { minPatchIntervalMs?: number } = {}) =>
-    new EventRecorder({ kube: loadKube(kubeconfigs[token]!), log, reportingInstance: "myminio-pool-0-0", minPatchIntervalMs: o.minPatchIntervalMs ?? 0 });
+  const recorder = (token = "full", o: { minPatchIntervalMs?: number; maxSeries?: number } = {}) =>
+    new EventRecorder({ kube: loadKube(kubeconfigs[token]!), log, reportingInstance: "myminio-pool-0-0", minPatchIntervalMs: o.minPatchIntervalMs ?? 0, maxSeries: o.maxSeries });
   const eventReqs = (from: number) => api.requests.slice(from).filter((r) => r.apiGroup === "events.k8s.io").map((r) => `${r.verb} ${r.status}`);
 
   beforeEach(() => {
@@ -209,6 +209,24 @@ describe("EventRecorder (what the sidecar's loop uses)", () => {
       ["Warning", "ConfigInvalid", 1],
       ["Warning", "SecretNotFound", 1],
     ]);
+  });
+
+  test("past maxSeries the least recently seen problem is forgotten; seen again, its Event's count goes on", async () => {
+    const rec = recorder("full", { maxSeries: 2 });
+    for (const note of ["a", "b", "a", "c"]) {
+      rec.report(regarding, "Warning", "ConfigInvalid", note); // "b" is now the least recently seen
+      await rec.flush();
+    }
+    let from = api.requests.length;
+    rec.report(regarding, "Warning", "ConfigInvalid", "a"); // still remembered: a plain PATCH
+    await rec.flush();
+    expect(eventReqs(from)).toEqual(["patch 200"]);
+    from = api.requests.length;
+    rec.report(regarding, "Warning", "ConfigInvalid", "b"); // forgotten: found by name, then counted on
+    await rec.flush();
+    expect(eventReqs(from)).toEqual(["create 409", "patch 200", "patch 200"]);
+    const count = (note: string) => eventsAbout(regarding.name).find((e) => e.note === note)?.series?.count ?? 1;
+    expect([count("a"), count("b"), count("c")]).toEqual([3, 2, 1]);
   });
 
   test("an Event deleted (or expired) meanwhile is created again with its count", async () => {

@@ -89,6 +89,8 @@ export interface EventRecorderOptions {
   minPatchIntervalMs?: number;
   /** Per request (default 5 s): a black-holed API server must not hold a caller's flush. */
   requestTimeoutMs?: number;
+  /** Problems remembered for counting repeats (default 256; see MAX_SERIES). */
+  maxSeries?: number;
 }
 
 interface Series {
@@ -112,6 +114,15 @@ interface Series {
 }
 
 const NOTE_LIMIT = 1024;
+/**
+ * The sidecar lives as long as its pod, and every distinct problem note is a
+ * series: without a bound the map grows with each new message for months.
+ * Past this many, the least recently seen problem is forgotten (client-go's
+ * EventCorrelator keeps an LRU of 4096 for a whole node's kubelet). Seen
+ * again, it finds its Event by name (409 on create) and continues the
+ * count, as a restarted process does; only a count not yet written is lost.
+ */
+const MAX_SERIES = 256;
 const STRATEGIC = "application/strategic-merge-patch+json";
 
 export class EventRecorder {
@@ -121,11 +132,13 @@ export class EventRecorder {
   private readonly instance: string;
   private readonly minPatchIntervalMs: number;
   private readonly requestTimeoutMs: number;
+  private readonly maxSeries: number;
 
   constructor(private readonly opts: EventRecorderOptions) {
     this.instance = opts.reportingInstance ?? reportingInstance();
     this.minPatchIntervalMs = opts.minPatchIntervalMs ?? 10_000;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5_000;
+    this.maxSeries = opts.maxSeries ?? MAX_SERIES;
   }
 
   /** False once the API refused Events (403/404): nothing more is sent. */
@@ -145,13 +158,16 @@ export class EventRecorder {
     const key = JSON.stringify([regarding.uid, type, reason, action, oneLine]);
     const now = new Date();
     let s = this.series.get(key);
-    if (!s) {
+    if (s) {
+      this.series.delete(key); // re-inserted below: the map's order is least recently seen first
+    } else {
       s = {
         key, regarding, type, reason, action, note: oneLine, name: eventName(regarding.name, this.instance, key),
         firstTime: now, count: 0, lastObserved: now, written: 0, lastWriteAt: 0,
       };
-      this.series.set(key, s);
     }
+    this.series.set(key, s);
+    this.forgetLeastRecent();
     s.count++;
     s.lastObserved = now;
     this.schedule(s);
@@ -184,6 +200,16 @@ export class EventRecorder {
       await Promise.all(pending.map((s) => s.inflight));
       // A failed write leaves its count pending: do not spin on it.
       if (pending.every((s) => s.count > s.written && !s.inflight && !s.timer)) return;
+    }
+  }
+
+  /** Down to maxSeries, oldest first, skipping a series whose write is in flight. */
+  private forgetLeastRecent(): void {
+    for (const [key, s] of this.series) {
+      if (this.series.size <= this.maxSeries) return;
+      if (s.inflight) continue;
+      if (s.timer) clearTimeout(s.timer);
+      this.series.delete(key);
     }
   }
 
