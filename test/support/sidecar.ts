@@ -69,8 +69,40 @@ function reapOnExit(proc: ChildProcess) {
   }
 }
 
+/** Three distinct free loopback ports. */
+async function freePorts(): Promise<SidecarProcess["ports"]> {
+  const taken = new Set<number>();
+  const next = async (): Promise<number> => {
+    for (;;) {
+      const p = await freePort();
+      if (!taken.has(p)) return taken.add(p), p;
+    }
+  };
+  return { probe: await next(), webhook: await next(), sidecar: await next() };
+}
+
+const PORT_TAKEN = /address already in use/;
+
+/**
+ * Starts the sidecar on free ports. A port found free can be taken before
+ * the sidecar binds it (the kernel hands the same range to every outgoing
+ * connection on this machine, and other tests' servers run meanwhile); the
+ * sidecar then exits with its "address already in use" usage error, and
+ * that start, only that one, is retried on fresh ports.
+ */
 export async function startSidecar(o: SidecarOptions): Promise<SidecarProcess> {
-  const ports = { probe: await freePort(), webhook: await freePort(), sidecar: await freePort() };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSidecarOn(o, await freePorts());
+    } catch (err) {
+      if (attempt >= 5 || !(err instanceof PortTaken)) throw err;
+    }
+  }
+}
+
+class PortTaken extends Error {}
+
+async function startSidecarOn(o: SidecarOptions, ports: SidecarProcess["ports"]): Promise<SidecarProcess> {
   const bin = process.env.SIDECAR_BIN;
   const args = [
     "sidecar",
@@ -151,7 +183,9 @@ export async function startSidecar(o: SidecarOptions): Promise<SidecarProcess> {
     const ok = await sc.probe("/healthz").then((r) => r.ok, () => false);
     if (ok) break;
     if (proc.exitCode !== null || Date.now() > deadline) {
-      throw new Error(`sidecar did not start (exit ${proc.exitCode}); stdout:\n${out}\nstderr:\n${err}`);
+      const message = `sidecar did not start (exit ${proc.exitCode}); stdout:\n${out}\nstderr:\n${err}`;
+      if (proc.exitCode === null) proc.kill("SIGKILL");
+      throw PORT_TAKEN.test(err) ? new PortTaken(message) : new Error(message);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
