@@ -15,10 +15,15 @@ export interface RenderOptions {
 
 /** `warn` receives warnings; render keeps pino out of its start-up path (SPEC: fast, stdout only the file). */
 export async function render(opts: RenderOptions, warn: (message: string) => void): Promise<string> {
-  const [tenant, secret] = await Promise.all([
+  // Both read at once; when both fail, the Tenant's error is the one reported, whichever failed first.
+  const [tenantRead, secretRead] = await Promise.allSettled([
     loadManifest(opts.tenantFile, "Tenant"),
     loadManifest(opts.secretFile, "Secret"),
   ]);
+  if (tenantRead.status === "rejected") throw tenantRead.reason;
+  if (secretRead.status === "rejected") throw secretRead.reason;
+  const tenant = tenantRead.value;
+  const secret = secretRead.value;
   const generated = generateConfig({
     tenant,
     secret,

@@ -4,35 +4,18 @@
  * so one file may hold both. `-` reads standard input (once, if both flags
  * name it).
  *
- * One parser on every runtime (js-yaml, which ships with client-node anyway),
- * with the scalar rules `kubectl apply` uses, so that Bun and Deno accept and
- * reject the same documents (Bun's native parser differed: duplicate keys
- * last-wins, and Deno's js-yaml turned dates into Date objects):
- * - a duplicated key is an error (kubectl's strict field validation);
- * - dates and times stay strings (kubectl's YAML to JSON keeps them as text);
- * - yes/no/on/off (any case, and y/n) are booleans, as kubectl reads them, so
- *   an unquoted `value: on` is a schema error here as the API server makes it;
+ * Two parsers, one result: a plain manifest (./plain-yaml.ts says which) is
+ * read by the runtime's native parser where there is one (Bun), anything
+ * else by js-yaml with the kubectl schema (./kubectl-yaml.ts), whose reading
+ * is the contract on every runtime:
+ * - a duplicated key is an error; dates and times stay strings; yes/no/on/off
+ *   are booleans (as kubectl reads them);
  * - a document that is a list or a bare value is an error; empty documents
  *   are skipped.
  */
-import { CORE_SCHEMA, loadAll, Type, YAMLException } from "js-yaml";
-import * as jsyaml from "js-yaml";
 import { InputError } from "../errors.ts";
-import { readStdin, readTextFile } from "../runtime/index.ts";
-
-// This replaces the core schema's boolean (one type per tag), so it carries true/false too.
-const YAML11_TRUE = /^(?:true|True|TRUE|y|Y|yes|Yes|YES|on|On|ON)$/;
-const YAML11_FALSE = /^(?:false|False|FALSE|n|N|no|No|NO|off|Off|OFF)$/;
-const yaml11Bool = new Type("tag:yaml.org,2002:bool", {
-  kind: "scalar",
-  resolve: (data: string | null) => data !== null && (YAML11_TRUE.test(data) || YAML11_FALSE.test(data)),
-  construct: (data: string) => YAML11_TRUE.test(data),
-  predicate: (value: unknown) => typeof value === "boolean",
-});
-// js-yaml exports its built-in types at run time; @types/js-yaml does not declare them.
-const { merge } = (jsyaml as unknown as { types: { merge: Type } }).types;
-/** YAML 1.2 core (null, true/false, numbers) plus YAML 1.1 booleans and `<<` merge keys; no timestamps. */
-const KUBECTL_SCHEMA = CORE_SCHEMA.extend({ implicit: [yaml11Bool, merge] });
+import { parseNativeYaml, readStdin, readTextFile } from "../runtime/index.ts";
+import { isPlainYaml } from "./plain-yaml.ts";
 
 let stdinText: Promise<string> | undefined;
 
@@ -47,11 +30,10 @@ export async function loadManifest(path: string, kind: "Tenant" | "Secret"): Pro
   }
   let values: unknown[];
   try {
-    values = loadAll(text, null, { schema: KUBECTL_SCHEMA });
+    values = await parseYaml(text);
   } catch (err) {
-    // Line and reason only: js-yaml's full message quotes the document, which may hold secrets.
-    const where = err instanceof YAMLException ? ` at line ${err.mark.line + 1}: ${err.reason}` : "";
-    return fail(source, kind, `not valid YAML or JSON${where}`);
+    const where = (err as Error).message;
+    return fail(source, kind, `not valid YAML or JSON${where ? ` ${where}` : ""}`);
   }
   const objects: Record<string, unknown>[] = [];
   for (const [i, v] of values.entries()) {
@@ -65,6 +47,20 @@ export async function loadManifest(path: string, kind: "Tenant" | "Secret"): Pro
   const match = objects.find((o) => o.kind === kind) ?? (objects.length === 1 && objects[0]?.kind === undefined ? objects[0] : undefined);
   if (!match) return fail(source, kind, `no document of kind ${kind}`);
   return match;
+}
+
+/** The documents of `text`, as js-yaml with the kubectl schema reads them (see the top of this file). */
+export async function parseYaml(text: string): Promise<unknown[]> {
+  if (parseNativeYaml && isPlainYaml(text)) {
+    try {
+      const value = parseNativeYaml(text);
+      if (value !== null && typeof value === "object" && !Array.isArray(value)) return [value];
+    } catch {
+      // js-yaml below words the error
+    }
+  }
+  const { loadKubectlYaml } = await import("./kubectl-yaml.ts");
+  return loadKubectlYaml(text);
 }
 
 /** The path of the first .inf/.nan, which has no JSON form (kubectl refuses it too). */

@@ -17,10 +17,11 @@
  * Keeping node:net and node:http(s) off Bun's path is worth it (issue 11):
  * evaluating them costs a compiled binary about 4 and 7 MiB of resident
  * memory and 3 and 5 ms of start-up (bench/attribution.ts), in every pod.
- * YAML: only kubeconfig files (written by tools, read in every pod) go
- * through Bun's native parser here; manifests, which people write, use
- * js-yaml on both runtimes (config/manifest.ts), because Bun's parser
- * accepted documents js-yaml and kubectl refuse.
+ * YAML: kubeconfig files (written by tools, read in every pod) go through
+ * Bun's native parser; manifests, which people write, only when they are
+ * plain enough that it reads them exactly as js-yaml does
+ * (config/plain-yaml.ts), else js-yaml on both runtimes, because Bun's
+ * parser accepts documents js-yaml and kubectl refuse.
  */
 import type { Elysia } from "elysia";
 import { InputError } from "../errors.ts";
@@ -104,6 +105,13 @@ export function parseKubeconfigYaml(text: string): unknown {
   const { createRequire } = process.getBuiltinModule("node:module");
   return (createRequire(import.meta.url)("js-yaml") as { load(s: string): unknown }).load(text);
 }
+
+/**
+ * The runtime's native YAML parser (Bun's), or undefined (Deno). Bun's gives
+ * one document as its value and several as an array; duplicate keys are not
+ * errors to it. Only config/manifest.ts uses it, behind its own checks.
+ */
+export const parseNativeYaml: ((text: string) => unknown) | undefined = bun ? (text) => bun.YAML.parse(text) : undefined;
 
 /**
  * Standard streams and whole-file reads for the CLI and `render`. On Bun its
