@@ -36,8 +36,15 @@ export function timeCommand(cmd: string[], runs: number, warmup = 3): number[] {
 /**
  * Wall times in ms of several commands, run one after the other in turn
  * (`runs` rounds after `warmup`), so drift and other load hit all alike.
+ * Each executable is first dropped from the page cache (dropPageCache), so
+ * all are timed from pages read back from disk, as a pod's are: a binary
+ * just written by the build sits in large folios and starts faster (render
+ * 1.5x hello-world just after the build, 1.75x once read back, 2026-12-06),
+ * and the build writes the product's binary far more often than the
+ * baseline's.
  */
 export function timeInterleaved(cmds: string[][], runs: number, warmup = 3): number[][] {
+  for (const exe of new Set(cmds.map((c) => c[0]!))) dropPageCache(exe);
   const out = cmds.map(() => [] as number[]);
   for (let i = 0; i < runs + warmup; i++) {
     cmds.forEach((cmd, k) => {
