@@ -24,7 +24,7 @@ export async function render(opts: RenderOptions, warn: (message: string) => voi
   if (secretRead.status === "rejected") throw secretRead.reason;
   const tenant = tenantRead.value;
   const secret = secretRead.value;
-  const generated = generateConfig({
+  const generated = await generateConfig({
     tenant,
     secret,
     namespace: opts.namespace ?? "minio-operator",

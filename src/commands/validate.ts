@@ -18,8 +18,9 @@ import { retry, type BackoffPolicy } from "../retry.ts";
 
 /**
  * Validation, generation and the file write, imported once the first read
- * is on the wire: evaluating them (TypeBox above all) then overlaps the TLS
- * handshake instead of preceding it (issue 11: ~1.5 ms of every pod start).
+ * is on the wire: evaluating them then overlaps the TLS handshake instead of
+ * preceding it (issue 11: ~1.5 ms of every pod start, when TypeBox was still
+ * among them; it now loads only for an invalid object).
  * One chain, not Promise.all: concurrent chunk loads once crashed the
  * compiled binary (see main.ts).
  */
@@ -58,9 +59,9 @@ export async function validate(o: ValidateOptions, log: Logger): Promise<void> {
     tenantObj = await tenantRead;
     const { generateConfig, validateTenant, writeFileAtomic } = await steps;
     // Validate first: the Secret's name comes from spec.configuration.name.
-    const secretName = validateTenant(tenantObj, o.namespace).spec.configuration!.name!;
+    const secretName = (await validateTenant(tenantObj, o.namespace)).spec.configuration!.name!;
     const secretObj = await read(`Secret ${o.namespace}/${secretName}`, objectPath(secretSource(o.namespace, secretName)));
-    const generated = generateConfig({ tenant: tenantObj, secret: secretObj, namespace: o.namespace, clusterDomain: o.clusterDomain });
+    const generated = await generateConfig({ tenant: tenantObj, secret: secretObj, namespace: o.namespace, clusterDomain: o.clusterDomain });
     for (const w of generated.warnings) log.warn(w);
     const written = await writeFileAtomic(o.configFile, generated.content);
     log.info({ tenant: o.tenant, namespace: o.namespace, secretName, configFile: o.configFile, written }, "configuration valid; config file ready");

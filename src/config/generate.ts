@@ -25,14 +25,14 @@ export interface Generated {
   warnings: string[];
 }
 
-export function generateConfig(input: GenerateInput): Generated {
-  const tenant = validateTenant(input.tenant, input.namespace);
+export async function generateConfig(input: GenerateInput): Promise<Generated> {
+  const tenant = await validateTenant(input.tenant, input.namespace);
   const namespace = tenant.metadata.namespace || input.namespace;
   const tenantName = `Tenant ${namespace}/${tenant.metadata.name ?? "?"}`;
   if (!tenant.metadata.name) throw new InputError(tenantName, "metadata.name", "is required");
 
   const secretName = objectRef("Secret", input.secret, namespace);
-  const secret = parseSecret(input.secret, secretName);
+  const secret = await parseSecret(input.secret, secretName);
   const parsed = parseConfigEnv(configEnvText(secret, secretName));
   const warnings = parsed.skippedLines.map(
     (n) => `${secretName}: ${CONFIG_KEY} line ${n}: not NAME=VALUE, skipped`,

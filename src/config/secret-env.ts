@@ -3,29 +3,16 @@
  * parser is, but a line we cannot read is reported by line number only: its
  * content may be a password.
  */
-import * as Type from "@sinclair/typebox"; // by name, as in tenant/schema.ts
-import type { Static } from "@sinclair/typebox";
 import { InputError } from "../errors.ts";
-import { ObjectMeta, Obj, Opt } from "../tenant/schema.ts";
+import type { Secret } from "../tenant/schema.ts";
 import { checkSchema } from "../tenant/validate.ts";
 import { ENV_NAME } from "./env-file.ts";
 
 export const CONFIG_KEY = "config.env";
 
-/** The parts of a v1 Secret we read; unknown fields are accepted. */
-export const Secret = Obj({
-  apiVersion: Opt(Type.String()),
-  kind: Opt(Type.String()),
-  metadata: ObjectMeta,
-  /** base64 values, as the API server returns them */
-  data: Opt(Type.Record(Type.String(), Type.String())),
-  /** plain values, only in manifests given to `render` */
-  stringData: Opt(Type.Record(Type.String(), Type.String())),
-});
-export type Secret = Static<typeof Secret>;
-
-export function parseSecret(value: unknown, object: string): Secret {
-  return checkSchema(Secret, value, object);
+/** The Secret, checked against its schema (tenant/schema.ts); a mismatch names the field. */
+export function parseSecret(value: unknown, object: string): Promise<Secret> {
+  return checkSchema("Secret", value, object);
 }
 
 export interface ParsedEnv {

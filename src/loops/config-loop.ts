@@ -219,7 +219,7 @@ export class ConfigController {
       const secret = this.secret.state === "read" ? this.secret.object : undefined;
       if (!tenant) throw new InputError(tenantRef, "", "not found");
       if (!secret) throw new InputError(secretRef, "", "not found");
-      const generated = generateConfig({ tenant, secret, namespace, clusterDomain: this.o.clusterDomain });
+      const generated = await generateConfig({ tenant, secret, namespace, clusterDomain: this.o.clusterDomain });
       for (const w of generated.warnings) log.warn(w);
       const sha256 = sha256Hex(generated.content);
       const written = await writeFileAtomic(this.o.configFile, generated.content);

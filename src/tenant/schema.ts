@@ -1,6 +1,8 @@
 /**
  * TypeBox schemas for the parts of a `minio.min.io/v2` Tenant and a `v1`
- * Secret that the sidecar reads. Field names and types follow the upstream
+ * Secret that the sidecar reads. Checks run through their compiled form
+ * (./schema-checks.generated.ts, `npm run generate` after any change here);
+ * this module itself is loaded only to word a failure (./validate.ts). Field names and types follow the upstream
  * CRD (resources/base/crds/minio.min.io_tenants.yaml). Objects are open
  * (`additionalProperties` allowed) because real Tenants carry dozens of
  * fields we never read; only the fields we read are typed, so a wrong type
@@ -82,5 +84,17 @@ export const Tenant = Obj({
 });
 
 export type Tenant = Static<typeof Tenant>;
+
+/** The parts of a v1 Secret we read; unknown fields are accepted. */
+export const Secret = Obj({
+  apiVersion: Opt(Type.String()),
+  kind: Opt(Type.String()),
+  metadata: ObjectMeta,
+  /** base64 values, as the API server returns them */
+  data: Opt(Type.Record(Type.String(), Type.String())),
+  /** plain values, only in manifests given to `render` */
+  stringData: Opt(Type.Record(Type.String(), Type.String())),
+});
+export type Secret = Static<typeof Secret>;
 export type TenantSpec = Static<typeof TenantSpec>;
 export type Pool = Static<typeof Pool>;
