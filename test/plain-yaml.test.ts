@@ -8,6 +8,7 @@
  * YAML 1.1 booleans, anchors, tags, numbers, tabs, ...).
  */
 import { describe, expect, test } from "bun:test";
+import { seededRandom } from "./support/random.ts";
 import { readdirSync, readFileSync } from "node:fs";
 import { loadKubectlYaml } from "../src/config/kubectl-yaml.ts";
 import { parseYaml } from "../src/config/manifest.ts";
@@ -137,32 +138,25 @@ describe("the native parser is used only where it reads as js-yaml does", () => 
 });
 
 describe("seeded random mutations of the examples", () => {
-  // mulberry32: a small seeded generator, so a failure can be replayed.
-  const rng = (seed: number) => () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
   const VALUES = ["yes", "on", "No", "y", "true", "~", "null", "1e3", "0x10", "017", "1_0", ".5", "-3", "1Ti", "2024-01-01", "&a x", "*a", "!!str x", "[a, b]", "{a: 1}", "{}", "[]", "'q'", '"q"', '"a\\tb"', "|", "|-", ">", "a: b", "x #c", "x#c", "\tx", ""];
-  const mutate = (text: string, random: () => number): string => {
+  const mutate = (text: string, random: (k: number) => number): string => {
     const lines = text.split("\n");
-    const pick = () => Math.floor(random() * lines.length);
-    for (let n = 1 + Math.floor(random() * 3); n > 0; n--) {
+    const pick = () => random(lines.length);
+    for (let n = 1 + random(3); n > 0; n--) {
       const i = pick();
       const line = lines[i]!;
-      switch (Math.floor(random() * 7)) {
+      switch (random(7)) {
         case 0: // duplicate a line (a duplicate key, or a second list item)
           lines.splice(i, 0, line);
           break;
         case 1: // shift its indentation
-          lines[i] = random() < 0.5 ? ` ${line}` : line.replace(/^ {1,2}/, "");
+          lines[i] = random(2) === 0 ? ` ${line}` : line.replace(/^ {1,2}/, "");
           break;
         case 2: // swap with another line
           [lines[i], lines[pick()]] = [lines[pick()]!, line];
           break;
         case 3: // a new value
-          lines[i] = line.replace(/:( .*)?$/, `: ${VALUES[Math.floor(random() * VALUES.length)]}`);
+          lines[i] = line.replace(/:( .*)?$/, `: ${VALUES[random(VALUES.length)]}`);
           break;
         case 4: // a copy of some other line here (often a key that already exists at this depth)
           lines.splice(i, 0, lines[pick()]!);
@@ -178,7 +172,7 @@ describe("seeded random mutations of the examples", () => {
   };
 
   test("2,000 mutated documents: parseYaml always equals js-yaml, and most plain ones are read natively", async () => {
-    const random = rng(20261206);
+    const random = seededRandom(20261206);
     let plain = 0;
     let differing = 0;
     for (let i = 0; i < 2000; i++) {

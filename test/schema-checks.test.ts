@@ -6,6 +6,7 @@
  * errors) over the examples and seeded random changes of them.
  */
 import { describe, expect, test } from "bun:test";
+import { seededRandom } from "./support/random.ts";
 import { readFileSync } from "node:fs";
 import { Check } from "@sinclair/typebox/value";
 import { GENERATED_PATH, generatedChecks } from "../scripts/generate-schema-checks.ts";
@@ -19,13 +20,6 @@ test("the committed compiled checks are current (else: npm run generate)", () =>
 });
 
 describe("compiled checks accept exactly what Value.Check accepts", () => {
-  // mulberry32, seeded, so a failure can be replayed.
-  const rng = (seed: number) => () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
   const REPLACEMENTS: unknown[] = [1, 1.5, -1, 0, NaN, Infinity, "", "x", "1Ti", true, false, null, undefined, [], ["a"], [1], {}, { name: "x" }, new Date(0), new Uint8Array(1)];
 
   /** Every path to a value inside `v` (objects and arrays). */
@@ -34,16 +28,16 @@ describe("compiled checks accept exactly what Value.Check accepts", () => {
     const keys = Array.isArray(v) ? v.map((_, i) => i) : Object.keys(v);
     return [at, ...keys.flatMap((k) => paths((v as Record<string | number, unknown>)[k], [...at, k]))];
   };
-  const mutate = (base: unknown, random: () => number): unknown => {
+  const mutate = (base: unknown, random: (k: number) => number): unknown => {
     const copy = structuredClone(base) as Record<string | number, unknown>;
-    for (let n = 1 + Math.floor(random() * 2); n > 0; n--) {
+    for (let n = 1 + random(2); n > 0; n--) {
       const all = paths(copy).filter((p) => p.length > 0);
-      const path = all[Math.floor(random() * all.length)]!;
+      const path = all[random(all.length)]!;
       let parent: Record<string | number, unknown> = copy;
       for (const k of path.slice(0, -1)) parent = parent[k] as Record<string | number, unknown>;
       const last = path[path.length - 1]!;
-      if (random() < 0.2 && !Array.isArray(parent)) delete parent[last];
-      else parent[last] = structuredClone(REPLACEMENTS[Math.floor(random() * REPLACEMENTS.length)]); // a fresh copy: no shared or cyclic values
+      if (random(5) === 0 && !Array.isArray(parent)) delete parent[last];
+      else parent[last] = structuredClone(REPLACEMENTS[random(REPLACEMENTS.length)]); // a fresh copy: no shared or cyclic values
     }
     return copy;
   };
@@ -66,7 +60,7 @@ describe("compiled checks accept exactly what Value.Check accepts", () => {
   ] as const) {
     test(`${name}: the example, and 3,000 random changes of it`, () => {
       expect(compiled(base)).toBe(true);
-      const random = rng(name.length * 7919);
+      const random = seededRandom(name.length * 7919);
       let rejected = 0;
       for (let i = 0; i < 3000; i++) {
         const value = mutate(base, random);
