@@ -17,10 +17,17 @@ const ROOT = resolve(import.meta.dir, "..");
 const work = mkdtempSync(join(tmpdir(), "compiled-binary-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+const bin = join(work, "minio-operator-sidecar");
+let built = false;
+function build() {
+  if (built) return;
+  const r = Bun.spawnSync([process.execPath, "scripts/build.ts", "--outfile", bin], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  expect(r.exitCode).toBe(0);
+  built = true;
+}
+
 test("a .env or bunfig.toml in the working directory changes nothing", async () => {
-  const bin = join(work, "minio-operator-sidecar");
-  const build = Bun.spawnSync([process.execPath, "scripts/build.ts", "--outfile", bin], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
-  expect(build.exitCode).toBe(0);
+  build();
 
   const cwd = join(work, "cwd");
   const marker = join(work, "preloaded");
@@ -40,4 +47,29 @@ test("a .env or bunfig.toml in the working directory changes nothing", async () 
   const v = await runProcess(bin, ["--version"], { cwd, env });
   expect([v.code, v.stderr]).toEqual([0, ""]);
   expect(existsSync(marker)).toBe(false);
+}, 120_000);
+
+/**
+ * What render loads only when it needs it, loaded inside the binary: a plain
+ * manifest takes the native YAML parser and the compiled schema check; a
+ * YAML 1.1 boolean sends the file to the js-yaml chunk; an invalid Tenant
+ * loads TypeBox's schemas and Errors (their own chunks) to name the field.
+ */
+test("render's lazily loaded paths work in the binary: native YAML, js-yaml, the schema error", async () => {
+  build();
+  const ex = join(ROOT, "deploy/examples");
+  const tenant = await Bun.file(join(ex, "tenant.yaml")).text();
+  const files = { plain: tenant, yaml11: tenant.replace("bucketDNS: false", "bucketDNS: off"), invalid: tenant.replace("servers: 4", 'servers: "four"') };
+  expect(files.yaml11).toContain("bucketDNS: off");
+  expect(files.invalid).toContain('servers: "four"');
+  const out: Record<string, { code: number | null; stdout: string; stderr: string }> = {};
+  for (const [name, text] of Object.entries(files)) {
+    writeFileSync(join(work, `${name}.yaml`), text);
+    out[name] = await runProcess(bin, ["render", "--tenant-file", join(work, `${name}.yaml`), "--secret-file", join(ex, "secret.yaml")], {
+      env: { CLUSTER_DOMAIN: undefined },
+    });
+  }
+  expect([out.plain!.code, out.plain!.stderr]).toEqual([0, ""]);
+  expect(out.yaml11).toEqual(out.plain!); // off is false, as bucketDNS: false: the same file
+  expect(out.invalid).toEqual({ code: 1, stdout: "", stderr: "error: Tenant minio-tenant/myminio: spec.pools[0].servers: expected integer\n" });
 }, 120_000);
