@@ -35,7 +35,9 @@ export async function checkSchema<K extends keyof Checked>(name: K, value: unkno
     throw new InputError(object, "", "not an object");
   }
   if (COMPILED[name](value)) return value as Checked[K];
-  const [{ Errors }, schemas] = await Promise.all([import("@sinclair/typebox/errors"), import("./schema.ts")]);
+  // One after the other, not Promise.all: concurrent chunk loads once crashed the compiled binary (main.ts).
+  const schemas = await import("./schema.ts");
+  const { Errors } = await import("@sinclair/typebox/errors");
   const first = Errors(schemas[name], [], value).First();
   if (!first) throw new InputError(object, "(root)", "does not match the schema");
   throw new InputError(object, jsonPathToField(first.path) || "(root)", schemaReason(first.message) + yamlHint(first.message, first.value));
