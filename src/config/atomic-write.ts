@@ -40,7 +40,7 @@ export interface AtomicWriteIo {
   syncDir(dir: string): MaybePromise<unknown>;
 }
 
-export const threadPoolIo = async (): Promise<AtomicWriteIo> => {
+const threadPoolIo = async (): Promise<AtomicWriteIo> => {
   const fs = await import("node:fs/promises");
   return {
     readText: (path) => fs.readFile(path, "utf8").catch(() => undefined),

@@ -14,13 +14,13 @@ import * as Type from "@sinclair/typebox";
 import type { Static, TSchema, TProperties } from "@sinclair/typebox";
 
 /** An open object: unknown fields are accepted. */
-export const Obj = <T extends TProperties>(props: T) => Type.Object(props, { additionalProperties: true });
-export const Opt = <T extends TSchema>(s: T) => Type.Optional(s);
+const Obj = <T extends TProperties>(props: T) => Type.Object(props, { additionalProperties: true });
+const Opt = <T extends TSchema>(s: T) => Type.Optional(s);
 
 /** Kubernetes quantities arrive as strings ("1Ti") or plain numbers (1e12). */
 export const Quantity = Type.Union([Type.String(), Type.Number()]);
 
-export const ObjectMeta = Obj({
+const ObjectMeta = Obj({
   name: Opt(Type.String()),
   namespace: Opt(Type.String()),
   uid: Opt(Type.String()),
