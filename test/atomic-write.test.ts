@@ -1,22 +1,24 @@
 /**
  * The atomic config-file write: mode, no rewrite when unchanged, no partial
- * reads, no stray temp files; each with the sidecar's thread-pool file calls
- * and with validate's blocking ones.
+ * reads, no stray temp files; each durable (validate: fsync before and after
+ * the rename) and not (the sidecar).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile, chmod } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { blockingIo, writeFileAtomic as write, type AtomicWriteIo } from "../src/config/atomic-write.ts";
+import { writeFileAtomic as write } from "../src/config/atomic-write.ts";
 
 const isRoot = process.getuid?.() === 0;
 let dir = "";
 beforeAll(async () => (dir = await mkdtemp(join(tmpdir(), "atomic-"))));
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-for (const [flavour, io] of [["thread pool", undefined], ["blocking", blockingIo()]] as const) {
-  const writeFileAtomic = (path: string, content: string) => write(path, content, { io: io as AtomicWriteIo | undefined });
-  describe(`${flavour} file calls`, () => {
+for (const durable of [true, false]) {
+  const flavour = durable ? "durable" : "not-durable";
+  // async: a failed write becomes a rejection the tests can await
+  const writeFileAtomic = async (path: string, content: string) => write(path, content, { durable });
+  describe(`${flavour} writes`, () => {
     test("writes with mode 0640, creates the directory, reports whether it wrote", async () => {
       const file = join(dir, `sub-${flavour}`, "config.env");
       expect(await writeFileAtomic(file, "export A=\"1\"\n")).toBe(true);
@@ -113,8 +115,8 @@ for (const [flavour, io] of [["thread pool", undefined], ["blocking", blockingIo
       const script = join(dir, `fsize-child-${flavour}.ts`);
       await writeFile(
         script,
-        `import { blockingIo, writeFileAtomic } from ${JSON.stringify(new URL("../src/config/atomic-write.ts", import.meta.url).pathname)};
-    await writeFileAtomic(${JSON.stringify(file)}, "x".repeat(128 * 1024), ${flavour === "blocking" ? "{ io: blockingIo() }" : "{}"}).then(() => console.log("written"), (e) => console.log(e.code));`,
+        `import { writeFileAtomic } from ${JSON.stringify(new URL("../src/config/atomic-write.ts", import.meta.url).pathname)};
+    try { writeFileAtomic(${JSON.stringify(file)}, "x".repeat(128 * 1024), { durable: ${durable} }); console.log("written"); } catch (e) { console.log(e.code); }`,
       );
       // Bun ignores SIGXFSZ, so the write returns EFBIG instead of killing the child.
       const child = Bun.spawnSync(["prlimit", "--fsize=65536", process.execPath, script], { stderr: "pipe" });

@@ -27,8 +27,8 @@ import { retry, type BackoffPolicy } from "../retry.ts";
 const loadSteps = async () => {
   const { generateConfig } = await import("../config/generate.ts");
   const { validateTenant } = await import("../tenant/validate.ts");
-  const { blockingIo, writeFileAtomic } = await import("../config/atomic-write.ts");
-  return { generateConfig, validateTenant, writeFileAtomic, blockingIo };
+  const { writeFileAtomic } = await import("../config/atomic-write.ts");
+  return { generateConfig, validateTenant, writeFileAtomic };
 };
 
 export interface ValidateOptions {
@@ -57,14 +57,14 @@ export async function validate(o: ValidateOptions, log: Logger): Promise<void> {
     const steps = loadSteps();
     steps.catch(() => {}); // awaited below; a failure meanwhile is not an unhandled rejection
     tenantObj = await tenantRead;
-    const { generateConfig, validateTenant, writeFileAtomic, blockingIo } = await steps;
+    const { generateConfig, validateTenant, writeFileAtomic } = await steps;
     // Validate first: the Secret's name comes from spec.configuration.name.
     const secretName = (await validateTenant(tenantObj, o.namespace)).spec.configuration!.name!;
     const secretObj = await read(`Secret ${o.namespace}/${secretName}`, objectPath(secretSource(o.namespace, secretName)));
     const generated = await generateConfig({ tenant: tenantObj, secret: secretObj, namespace: o.namespace, clusterDomain: o.clusterDomain });
     for (const w of generated.warnings) log.warn(w);
-    // Blocking file calls: nothing else runs in this process meanwhile (atomic-write.ts says why).
-    const written = await writeFileAtomic(o.configFile, generated.content, { io: blockingIo() });
+    // Durable: fsync before and after the rename, since nothing else runs in this process meanwhile (atomic-write.ts says why).
+    const written = writeFileAtomic(o.configFile, generated.content, { durable: true });
     log.info({ tenant: o.tenant, namespace: o.namespace, secretName, configFile: o.configFile, written }, "configuration valid; config file ready");
   } catch (err) {
     await reportFailure(kube, tenantObj, o.namespace, err, log);
