@@ -1,7 +1,7 @@
 /**
  * The atomic config-file write: mode, no rewrite when unchanged, no partial
- * reads, no stray temp files; each durable (validate: fsync before and after
- * the rename) and not (the sidecar).
+ * reads, no stray temp files; each with the sidecar's fsyncs on the thread
+ * pool and with validate's blocking ones.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile, chmod } from "node:fs/promises";
@@ -14,11 +14,10 @@ let dir = "";
 beforeAll(async () => (dir = await mkdtemp(join(tmpdir(), "atomic-"))));
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-for (const durable of [true, false]) {
-  const flavour = durable ? "durable" : "not-durable";
-  // async: a failed write becomes a rejection the tests can await
-  const writeFileAtomic = async (path: string, content: string) => write(path, content, { durable });
-  describe(`${flavour} writes`, () => {
+for (const blockingFsync of [false, true]) {
+  const flavour = blockingFsync ? "blocking" : "pooled";
+  const writeFileAtomic = (path: string, content: string) => write(path, content, { blockingFsync });
+  describe(`${flavour} fsyncs`, () => {
     test("writes with mode 0640, creates the directory, reports whether it wrote", async () => {
       const file = join(dir, `sub-${flavour}`, "config.env");
       expect(await writeFileAtomic(file, "export A=\"1\"\n")).toBe(true);
@@ -116,7 +115,7 @@ for (const durable of [true, false]) {
       await writeFile(
         script,
         `import { writeFileAtomic } from ${JSON.stringify(new URL("../src/config/atomic-write.ts", import.meta.url).pathname)};
-    try { writeFileAtomic(${JSON.stringify(file)}, "x".repeat(128 * 1024), { durable: ${durable} }); console.log("written"); } catch (e) { console.log(e.code); }`,
+    await writeFileAtomic(${JSON.stringify(file)}, "x".repeat(128 * 1024), { blockingFsync: ${blockingFsync} }).then(() => console.log("written"), (e) => console.log(e.code));`,
       );
       // Bun ignores SIGXFSZ, so the write returns EFBIG instead of killing the child.
       const child = Bun.spawnSync(["prlimit", "--fsize=65536", process.execPath, script], { stderr: "pipe" });

@@ -63,8 +63,8 @@ export async function validate(o: ValidateOptions, log: Logger): Promise<void> {
     const secretObj = await read(`Secret ${o.namespace}/${secretName}`, objectPath(secretSource(o.namespace, secretName)));
     const generated = await generateConfig({ tenant: tenantObj, secret: secretObj, namespace: o.namespace, clusterDomain: o.clusterDomain });
     for (const w of generated.warnings) log.warn(w);
-    // Durable: fsync before and after the rename, since nothing else runs in this process meanwhile (atomic-write.ts says why).
-    const written = writeFileAtomic(o.configFile, generated.content, { durable: true });
+    // Blocking fsyncs: nothing else runs in this process meanwhile (atomic-write.ts says why).
+    const written = await writeFileAtomic(o.configFile, generated.content, { blockingFsync: true });
     log.info({ tenant: o.tenant, namespace: o.namespace, secretName, configFile: o.configFile, written }, "configuration valid; config file ready");
   } catch (err) {
     await reportFailure(kube, tenantObj, o.namespace, err, log);

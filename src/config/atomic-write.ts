@@ -1,24 +1,21 @@
 /**
  * Replace a file so that a concurrent reader (MinIO) sees either the old or
- * the new content, never a half-written one: write a temp file in the same
- * directory, rename it over the target. Unchanged content is not rewritten,
- * so MinIO is not disturbed needlessly.
+ * the new content, never a half-written one, and so that the new content is
+ * on disk before it replaces the old (SPEC 3): write a temp file in the same
+ * directory, fsync it, rename it over the target, fsync the directory.
+ * Unchanged content is not rewritten, so MinIO is not disturbed needlessly.
  *
- * The calls are node:fs's blocking ones. For a file of a few KiB on the pod's
- * own volume they take microseconds, less than a thread-pool round trip, and
- * they keep the sidecar flat over millions of updates: with Bun's thread-pool
- * calls (node:fs/promises) its RSS drifted by ~2.3 MiB per million config
- * updates, with blocking calls it stayed flat (bench/LEAK-REPORT.md).
- *
- * `durable` (validate's choice) adds fsync of the temp file before the rename
- * and of the directory after it, so the file survives a node crash right after
- * the pod started. The sidecar leaves it off: an fsync on a busy ext4 can wait
- * for a whole journal commit, and a blocking one would stall the loop that
- * answers the readiness probe. Nothing is lost by that: the rename alone is
- * what makes the replacement atomic for readers, and after a node crash the
- * pod starts again and its init container (validate) writes the file anew.
- * The kubelet's own atomic writer for ConfigMap and Secret volumes does not
- * fsync either.
+ * Reading, writing, renaming are node:fs's blocking calls: for a file of a
+ * few KiB they take microseconds, less than a thread-pool round trip. The two
+ * fsyncs are where the time can go (on a busy ext4 one can wait for a whole
+ * journal commit), so how they run is the caller's choice:
+ * - on Bun's thread pool (the default, the sidecar), so a slow disk never
+ *   stalls the event loop that answers the readiness probe;
+ * - blocking (`blockingFsync`, validate, which does nothing else meanwhile
+ *   and so saves the pool's start and its round trips).
+ * Only the fsyncs use the pool: with every step on it (node:fs/promises, nine
+ * round trips per write) the sidecar's RSS drifted by ~2.3 MiB per million
+ * config updates; with blocking calls it stayed flat (bench/LEAK-REPORT.md).
  */
 import { basename, dirname, join } from "node:path";
 
@@ -35,12 +32,17 @@ const readText = (path: string): string | undefined => {
   }
 };
 
+type Fsync = (fd: number) => unknown;
+
+const blockingFsync: Fsync = (fd) => fs().fsyncSync(fd);
+const pooledFsync: Fsync = (fd) => new Promise<void>((resolve, reject) => fs().fsync(fd, (err) => (err ? reject(err) : resolve())));
+
 /** fsync of a directory; not every filesystem allows it, so failures are ignored. */
-const syncDir = (dir: string) => {
+const syncDir = async (dir: string, fsync: Fsync) => {
   try {
     const fd = fs().openSync(dir, "r");
     try {
-      fs().fsyncSync(fd);
+      await fsync(fd);
     } finally {
       fs().closeSync(fd);
     }
@@ -59,11 +61,12 @@ const quietly = (step: () => unknown) => {
 };
 
 /** Returns true when the file was written, false when it already had this content. */
-export function writeFileAtomic(path: string, content: string, opts: { mode?: number; durable?: boolean } = {}): boolean {
+export async function writeFileAtomic(path: string, content: string, opts: { mode?: number; blockingFsync?: boolean } = {}): Promise<boolean> {
   const mode = opts.mode ?? CONFIG_FILE_MODE;
+  const fsync = opts.blockingFsync ? blockingFsync : pooledFsync;
   if (readText(path) === content) return false;
 
-  const { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeFileSync } = fs();
+  const { closeSync, fchmodSync, mkdirSync, openSync, renameSync, unlinkSync, writeFileSync } = fs();
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`);
@@ -72,7 +75,7 @@ export function writeFileAtomic(path: string, content: string, opts: { mode?: nu
   try {
     writeFileSync(fd, content, "utf8");
     fchmodSync(fd, mode); // the umask may have narrowed the mode; be exact
-    if (opts.durable) fsyncSync(fd);
+    await fsync(fd);
     closed = true;
     closeSync(fd);
     renameSync(tmp, path);
@@ -81,6 +84,6 @@ export function writeFileAtomic(path: string, content: string, opts: { mode?: nu
     quietly(() => unlinkSync(tmp));
     throw err;
   }
-  if (opts.durable) syncDir(dir);
+  await syncDir(dir, fsync);
   return true;
 }

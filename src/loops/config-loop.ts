@@ -222,8 +222,7 @@ export class ConfigController {
       const generated = await generateConfig({ tenant, secret, namespace, clusterDomain: this.o.clusterDomain });
       for (const w of generated.warnings) log.warn(w);
       const sha256 = sha256Hex(generated.content);
-      // Not durable: no fsync may stall this loop (atomic-write.ts says why).
-      const written = writeFileAtomic(this.o.configFile, generated.content);
+      const written = await writeFileAtomic(this.o.configFile, generated.content);
       const writtenAt = written ? new Date() : this.current?.writtenAt;
       this.current = { generated, sha256, writtenAt };
       if (written) {
