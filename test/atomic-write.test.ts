@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { writeFileAtomic as write } from "../src/config/atomic-write.ts";
 
 const isRoot = process.getuid?.() === 0;
+/** strace present and allowed to trace (a container may forbid ptrace). */
+const canStrace = !!Bun.which("strace") && Bun.spawnSync(["strace", "-qq", "-o", "/dev/null", "true"]).exitCode === 0;
 let dir = "";
 beforeAll(async () => (dir = await mkdtemp(join(tmpdir(), "atomic-"))));
 afterAll(() => rm(dir, { recursive: true, force: true }));
@@ -66,6 +68,40 @@ for (const blockingFsync of [false, true]) {
       expect(await reader.exited).toBe(0);
       expect(reads).toBeGreaterThan(10);
       expect(bad).toBe(0);
+    });
+
+    test.skipIf(!canStrace)("the content is on disk before it replaces the old file: fsync, rename, fsync of the directory (SPEC 3), traced", async () => {
+      const sub = join(dir, `traced-${flavour}`);
+      const script = join(dir, `traced-${flavour}.ts`);
+      const trace = join(dir, `traced-${flavour}.strace`);
+      await writeFile(
+        script,
+        `import { writeFileAtomic } from ${JSON.stringify(new URL("../src/config/atomic-write.ts", import.meta.url).pathname)};
+    await writeFileAtomic(${JSON.stringify(join(sub, "config.env"))}, "export A=\\"1\\"\\n", { blockingFsync: ${blockingFsync} });`,
+      );
+      const child = Bun.spawnSync(["strace", "-f", "-qq", "-e", "trace=openat,fsync,fdatasync,rename,renameat,renameat2", "-o", trace, process.execPath, script], { stderr: "pipe" });
+      expect(child.stderr.toString()).toBe("");
+      expect(child.exitCode).toBe(0);
+      // "<tid> <call>(<args>) = <result>": keep the calls on this write's files, as [tid, call, fd or path].
+      const calls: [string, string, string][] = [];
+      const fdTarget = new Map<string, string>();
+      for (const line of (await readFile(trace, "utf8")).split("\n")) {
+        const m = /^(\d+) +(\w+)\((.*)\) += (-?\d+)/.exec(line);
+        if (!m) continue;
+        const [, tid, call, args, ret] = m as unknown as [string, string, string, string, string];
+        const path = /"([^"]+)"/.exec(args)?.[1] ?? "";
+        const ours = path === sub || path.startsWith(`${sub}/`);
+        if (call === "openat" && ours && Number(ret) >= 0) {
+          fdTarget.set(ret, path === sub ? "dir" : "temp file");
+          calls.push([tid, "open", fdTarget.get(ret)!]);
+        } else if (call.startsWith("rename") && ours) calls.push([tid, "rename", ""]);
+        else if (/sync$/.test(call) && fdTarget.has(args)) calls.push([tid, call, fdTarget.get(args)!]);
+      }
+      expect(calls.map(([, call, what]) => `${call} ${what}`.trim())).toEqual(["open temp file", "fsync temp file", "rename", "open dir", "fsync dir"]);
+      // Blocking fsyncs run on the main thread; pooled ones never do, so a slow disk cannot stall the probe loop.
+      const main = calls[0]![0];
+      const fsyncThreads = calls.filter(([, call]) => call === "fsync").map(([tid]) => tid === main);
+      expect(fsyncThreads).toEqual(blockingFsync ? [true, true] : [false, false]);
     });
 
     test.skipIf(isRoot)("a read-only directory: the write fails, the old file stays", async () => {
