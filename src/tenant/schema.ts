@@ -18,7 +18,7 @@ const Obj = <T extends TProperties>(props: T) => Type.Object(props, { additional
 const Opt = <T extends TSchema>(s: T) => Type.Optional(s);
 
 /** Kubernetes quantities arrive as strings ("1Ti") or plain numbers (1e12). */
-export const Quantity = Type.Union([Type.String(), Type.Number()]);
+const Quantity = Type.Union([Type.String(), Type.Number()]);
 
 const ObjectMeta = Obj({
   name: Opt(Type.String()),
@@ -27,13 +27,13 @@ const ObjectMeta = Obj({
   resourceVersion: Opt(Type.String()),
 });
 
-export const EnvVar = Obj({
+const EnvVar = Obj({
   name: Type.String(),
   value: Opt(Type.String()),
   valueFrom: Opt(Type.Unknown()),
 });
 
-export const VolumeClaimTemplate = Obj({
+const VolumeClaimTemplate = Obj({
   metadata: Opt(ObjectMeta),
   spec: Opt(
     Obj({
@@ -52,13 +52,13 @@ export const Pool = Obj({
   runtimeClassName: Opt(Type.String()),
 });
 
-export const Kes = Obj({
+const Kes = Obj({
   keyName: Opt(Type.String()),
   gcpCredentialSecretName: Opt(Type.String()),
   gcpWorkloadIdentityPool: Opt(Type.String()),
 });
 
-export const TenantSpec = Obj({
+const TenantSpec = Obj({
   pools: Opt(Type.Array(Pool)),
   env: Opt(Type.Array(EnvVar)),
   configuration: Opt(Obj({ name: Opt(Type.String()) })),
@@ -96,5 +96,4 @@ export const Secret = Obj({
   stringData: Opt(Type.Record(Type.String(), Type.String())),
 });
 export type Secret = Static<typeof Secret>;
-export type TenantSpec = Static<typeof TenantSpec>;
 export type Pool = Static<typeof Pool>;
