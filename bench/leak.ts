@@ -245,7 +245,7 @@ async function runPath(path: PathName): Promise<Run> {
   const warmN = n * WARMUP_FRACTION;
   const after = perMinute.filter((s) => s.n >= warmN && s.t >= 120);
   const pts = after.map((s) => [s.n, s.mib] as const);
-  const slope = lsq(pts); // MiB per request
+  const { slope, standardError } = lsq(pts); // MiB per request
   const robust = theilSen(pts);
   const scale = path === "config" ? 100_000 : 1_000_000;
   return {
@@ -258,7 +258,7 @@ async function runPath(path: PathName): Promise<Run> {
     unit: path === "config" ? "MiB per 100,000 updates" : "MiB per million requests",
     perMillion: slope * 1_000_000,
     robustPerMillion: robust * 1_000_000,
-    sePerMillion: lsqStandardError(pts, slope) * 1_000_000,
+    sePerMillion: standardError * 1_000_000,
     first: after[0]?.mib ?? NaN,
     last: after.at(-1)?.mib ?? NaN,
     exit,
@@ -276,21 +276,18 @@ function theilSen(pts: ReadonlyArray<readonly [number, number]>): number {
   return slopes.length ? median(slopes) : NaN;
 }
 
-/** Least-squares slope of y against x. */
-function lsq(pts: ReadonlyArray<readonly [number, number]>): number {
-  if (pts.length < 2) return NaN;
+/**
+ * Least-squares slope of y against x, and its standard error: how far noise
+ * alone moves it (about two of them either way; NaN below three points).
+ */
+function lsq(pts: ReadonlyArray<readonly [number, number]>): { slope: number; standardError: number } {
+  if (pts.length < 2) return { slope: NaN, standardError: NaN };
   const mx = pts.reduce((a, p) => a + p[0], 0) / pts.length;
   const my = pts.reduce((a, p) => a + p[1], 0) / pts.length;
-  return pts.reduce((a, p) => a + (p[0] - mx) * (p[1] - my), 0) / pts.reduce((a, p) => a + (p[0] - mx) ** 2, 0);
-}
-
-/** Standard error of that slope: how far noise alone moves it (about two of them either way). */
-function lsqStandardError(pts: ReadonlyArray<readonly [number, number]>, slope: number): number {
-  if (pts.length < 3) return NaN;
-  const mx = pts.reduce((a, p) => a + p[0], 0) / pts.length;
-  const my = pts.reduce((a, p) => a + p[1], 0) / pts.length;
+  const sxx = pts.reduce((a, p) => a + (p[0] - mx) ** 2, 0);
+  const slope = pts.reduce((a, p) => a + (p[0] - mx) * (p[1] - my), 0) / sxx;
   const residuals = pts.reduce((a, p) => a + (p[1] - my - slope * (p[0] - mx)) ** 2, 0);
-  return Math.sqrt(residuals / (pts.length - 2) / pts.reduce((a, p) => a + (p[0] - mx) ** 2, 0));
+  return { slope, standardError: pts.length < 3 ? NaN : Math.sqrt(residuals / (pts.length - 2) / sxx) };
 }
 
 const runs: Run[] = [];
