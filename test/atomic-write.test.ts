@@ -20,10 +20,10 @@ for (const blockingFsync of [false, true]) {
   const flavour = blockingFsync ? "blocking" : "pooled";
   const writeFileAtomic = (path: string, content: string) => write(path, content, { blockingFsync });
   describe(`${flavour} fsyncs`, () => {
-    test("writes with mode 0640, creates the directory, reports whether it wrote", async () => {
+    test("writes with mode 0600, creates the directory, reports whether it wrote", async () => {
       const file = join(dir, `sub-${flavour}`, "config.env");
       expect(await writeFileAtomic(file, "export A=\"1\"\n")).toBe(true);
-      expect((await stat(file)).mode & 0o777).toBe(0o640);
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
       expect(await readFile(file, "utf8")).toBe('export A="1"\n');
     });
 

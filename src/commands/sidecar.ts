@@ -18,8 +18,8 @@ import { InputError } from "../errors.ts";
 import { loadKube, type Kube } from "../kube/client.ts";
 import { EventRecorder } from "../kube/events.ts";
 import type { WatchTimings } from "../kube/object-watch.ts";
-import { checkReadiness, MinioClient } from "../minio/client.ts";
-import { checkBindable, listen, parseAddress, type Listener } from "../runtime/index.ts";
+import { checkReadiness, MinioClient, sharedReadiness } from "../minio/client.ts";
+import { checkBindable, isLoopbackHost, listen, parseAddress, type Listener } from "../runtime/index.ts";
 import { probeApp } from "../server/probe-server.ts";
 import { sidecarApiApp } from "../server/sidecar-api.ts";
 import { webhookApp } from "../server/webhook-server.ts";
@@ -39,6 +39,9 @@ export interface SidecarOptions {
   webhookAddress: string;
   sidecarAddress: string;
   minioUrl?: string;
+  minioCaFile?: string;
+  /** --allow-remote-webhook: without it the webhook must be bound to a loopback address (checked after binding). */
+  allowRemoteWebhook?: boolean;
   pruneBucketServices: boolean;
 }
 
@@ -108,6 +111,7 @@ export async function startSidecar(o: SidecarOptions, d: SidecarDeps, stopEarly?
   const minio = new MinioClient({
     baseUrl: o.minioUrl ? () => o.minioUrl! : () => `${controller.config ? scheme(controller.config.tenant) : "https"}://${hostPort}`,
     serverName: minioServiceHost({ tenant: o.tenant, namespace: o.namespace, clusterDomain: o.clusterDomain }),
+    caFile: o.minioCaFile,
   });
   const owner = (): Owner | undefined => {
     const uid = controller.tenantObject?.metadata?.uid;
@@ -132,7 +136,7 @@ export async function startSidecar(o: SidecarOptions, d: SidecarDeps, stopEarly?
       await bind(
         "--probe-address",
         probeApp({
-          readiness: () => checkReadiness(minio),
+          readiness: sharedReadiness(() => checkReadiness(minio)),
           alive: healthy,
           status: () => ({ ...controller.status(), minioUrl: minio.url("/").origin, bucketReconcile: buckets.lastRun ?? null }),
           metrics,
@@ -147,15 +151,24 @@ export async function startSidecar(o: SidecarOptions, d: SidecarDeps, stopEarly?
         addresses.webhook,
         o.webhookAddress,
       ),
-      await bind("--sidecar-address", sidecarApiApp(o.configFile), addresses.sidecar, o.sidecarAddress),
+      await bind("--sidecar-address", sidecarApiApp(() => {
+          const s = controller.status();
+          return { inputs: s.inputs, lastWriteTime: s.lastWriteTime ?? null };
+        }), addresses.sidecar, o.sidecarAddress),
     );
   } catch (err) {
     await stopAll();
     minio.close();
     throw err;
   }
-  log.info({ probe: o.probeAddress, webhook: o.webhookAddress, sidecar: o.sidecarAddress, minio: minio.url("/").origin }, "sidecar serving");
   const [probe, webhook, sidecarApi] = listeners as [Listener, Listener, Listener];
+  // The flag check saw the text; this sees what was bound (the webhook has no authentication).
+  if (!o.allowRemoteWebhook && !isLoopbackHost(webhook.hostname)) {
+    await stopAll();
+    minio.close();
+    throw new InputError(`--webhook-address ${o.webhookAddress}`, "", `bound ${webhook.hostname}, which is not a loopback address`);
+  }
+  log.info({ probe: o.probeAddress, webhook: o.webhookAddress, sidecar: o.sidecarAddress, minio: minio.url("/").origin }, "sidecar serving");
   return {
     controller,
     buckets,

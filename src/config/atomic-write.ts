@@ -19,8 +19,13 @@
  */
 import { basename, dirname, join } from "node:path";
 
-/** Not world-readable: the file holds the root credentials. */
-export const CONFIG_FILE_MODE = 0o640;
+/**
+ * Owner only: the file holds the root credentials. MinIO and the sidecar run
+ * as the same uid (the pool's security context), so no group bit is needed;
+ * with `fsGroup` the emptyDir is setgid and every container of the pod shares
+ * its group, so 0640 would hand the password to all of them.
+ */
+export const CONFIG_FILE_MODE = 0o600;
 
 const fs = () => process.getBuiltinModule("node:fs");
 
@@ -64,7 +69,13 @@ const quietly = (step: () => unknown) => {
 export async function writeFileAtomic(path: string, content: string, opts: { mode?: number; blockingFsync?: boolean } = {}): Promise<boolean> {
   const mode = opts.mode ?? CONFIG_FILE_MODE;
   const fsync = opts.blockingFsync ? blockingFsync : pooledFsync;
-  if (readText(path) === content) return false;
+  if (readText(path) === content) {
+    // Same content, but a file left by an older version (0640) is narrowed in place.
+    quietly(() => {
+      if ((fs().statSync(path).mode & 0o777) !== mode) fs().chmodSync(path, mode);
+    });
+    return false;
+  }
 
   const { closeSync, fchmodSync, mkdirSync, openSync, renameSync, unlinkSync, writeFileSync } = fs();
   const dir = dirname(path);

@@ -16,7 +16,6 @@ import { ObjectWatch, type ObjectSource, type WatchStatus, type WatchTimings } f
 import { ACTIONS, REASONS, tenantRegarding, type EventRecorder } from "../kube/events.ts";
 import { secretSource, tenantSource, type RawObject } from "../kube/sources.ts";
 import { Backoff, Sleeper } from "../retry.ts";
-import { sha256Hex } from "../runtime/index.ts";
 import type { Metrics } from "../metrics.ts";
 
 export interface ControllerOptions {
@@ -34,13 +33,33 @@ export interface ControllerOptions {
   events?: EventRecorder;
 }
 
-/** What /status shows: names, hashes, times, states, the last error. Never a value. */
+/**
+ * Which objects the file on disk was rendered from: their uid and
+ * resourceVersion. This, not a digest of the file, is how /status and the
+ * sidecar API say which configuration is on disk (SPEC 6): the file holds the
+ * root password next to values anyone can derive from the Tenant, so any
+ * unkeyed hash of it (or of a Secret value) published on a port the whole pod
+ * network reaches would let anyone confirm a guessed password offline.
+ */
+export interface ConfigInputs {
+  tenant: ObjectIdentity;
+  secret: ObjectIdentity;
+}
+
+export interface ObjectIdentity {
+  name: string;
+  uid: string | null;
+  resourceVersion: string | null;
+}
+
+/** What /status shows: names, input identifiers, times, states, the last error. Never a value, nor anything computed from one. */
 export interface ControllerStatus {
   tenant: string;
   namespace: string;
   secret: string;
   configFile: string;
-  configSha256?: string;
+  /** The inputs of the last valid configuration (the file on disk); null before the first. */
+  inputs: ConfigInputs | null;
   lastWriteTime?: string;
   configValid: boolean;
   lastError?: string;
@@ -68,7 +87,7 @@ export class ConfigController {
   private running?: Promise<void>;
   private dirty = false;
   private stopped = false;
-  private current?: { generated: Generated; sha256: string; writtenAt?: Date };
+  private current?: { generated: Generated; inputs: ConfigInputs; writtenAt?: Date };
   private lastError?: { message: string; at: Date };
   private firstSync?: () => void;
   private readonly writeBackoff = new Backoff(WRITE_RETRY);
@@ -83,9 +102,9 @@ export class ConfigController {
   }
 
   /** The last valid configuration (for the sidecar API and bucket reconcile). */
-  get config(): { tenant: Tenant; env: ReadonlyMap<string, string>; sha256: string } | undefined {
+  get config(): { tenant: Tenant; env: ReadonlyMap<string, string> } | undefined {
     const c = this.current;
-    return c && { tenant: c.generated.tenant, env: c.generated.env, sha256: c.sha256 };
+    return c && { tenant: c.generated.tenant, env: c.generated.env };
   }
 
   /** The latest Tenant object as seen by the watch (uid for ownerReferences), valid or not. */
@@ -119,7 +138,7 @@ export class ConfigController {
       namespace: this.o.namespace,
       secret: this.secretName,
       configFile: this.o.configFile,
-      configSha256: this.current?.sha256,
+      inputs: this.current?.inputs ?? null,
       lastWriteTime: this.current?.writtenAt?.toISOString(),
       configValid: this.lastError === undefined && this.current !== undefined,
       lastError: this.lastError?.message,
@@ -221,13 +240,13 @@ export class ConfigController {
       if (!secret) throw new InputError(secretRef, "", "not found");
       const generated = await generateConfig({ tenant, secret, namespace, clusterDomain: this.o.clusterDomain });
       for (const w of generated.warnings) log.warn(w);
-      const sha256 = sha256Hex(generated.content);
+      const inputs = { tenant: identity(tenant, tenantName), secret: identity(secret, this.secretName) };
       const written = await writeFileAtomic(this.o.configFile, generated.content);
       const writtenAt = written ? new Date() : this.current?.writtenAt;
-      this.current = { generated, sha256, writtenAt };
+      this.current = { generated, inputs, writtenAt };
       if (written) {
         metrics.configWrites.inc();
-        log.info({ sha256, configFile: this.o.configFile }, "config file written");
+        log.info({ configFile: this.o.configFile, inputs }, "config file written");
       }
       if (this.lastError) log.info("configuration valid again");
       const regarding = tenantRegarding(tenant, namespace);
@@ -243,7 +262,7 @@ export class ConfigController {
       // The same problem reported again (a re-list, a repeated 403) is one error, not a new one.
       if (this.lastError?.message !== message) {
         this.lastError = { message, at: new Date() };
-        log.error({ reason, keptSha256: this.current?.sha256 }, `config not updated, keeping the last good file: ${message}`);
+        log.error({ reason, keptInputs: this.current?.inputs ?? null }, `config not updated, keeping the last good file: ${message}`);
       }
       if (reason === "write") void this.retryWrite();
       else this.reportEvent(message);
@@ -252,4 +271,9 @@ export class ConfigController {
       this.firstSync = undefined;
     }
   }
+}
+
+function identity(object: RawObject, name: string): ObjectIdentity {
+  const md = object.metadata;
+  return { name, uid: md?.uid ?? null, resourceVersion: md?.resourceVersion ?? null };
 }

@@ -6,7 +6,7 @@
  * connections kept alive; how, per runtime, is the runtime adapter's
  * (runtime/: Bun's fetch, node:https on Deno).
  */
-import { localHttp, type LocalHttp, type LocalResponse } from "../runtime/index.ts";
+import { isLoopbackHost, localHttp, type LocalHttp, type LocalResponse } from "../runtime/index.ts";
 
 export interface MinioClientOptions {
   /**
@@ -17,7 +17,15 @@ export interface MinioClientOptions {
   baseUrl: () => string;
   /** SNI, e.g. minio.NS.svc.CD */
   serverName: string;
+  /** --minio-ca-file: the CA (PEM file) that signs a remote MinIO's certificate; default the system's trust store. */
+  caFile?: string;
 }
+
+/** Signed requests refused by the credentials policy (see MinioClient.credentialed). */
+export class CredentialsRefusedError extends Error {
+  override name = "CredentialsRefusedError";
+}
+
 
 export type MinioResponse = LocalResponse;
 
@@ -40,8 +48,45 @@ export class MinioClient {
     return this.http.request(this.url(path), { ...opts, maxBody: opts.maxBody ?? 1 << 20 });
   }
 
+  /**
+   * A request that carries the root credentials (a SigV4 signature, which can
+   * be brute-forced offline like a hash, and whose answer decides which
+   * Services are created or pruned) goes only where the credentials may go:
+   * - a loopback URL (the default, MinIO in this pod): as every request here,
+   *   certificate not verified (MinIO's is for its service names);
+   * - https to another host: only with the certificate verified for that
+   *   host, against --minio-ca-file or the system's trust store;
+   * - plain http to another host: never (CredentialsRefusedError, before any
+   *   byte is sent).
+   * `sign` gets the URL the request will go to and returns its headers.
+   */
+  async credentialed(
+    path: string,
+    sign: (url: URL) => Promise<Record<string, string>>,
+    opts: { method?: string; timeoutMs: number; maxBody?: number },
+  ): Promise<MinioResponse> {
+    const url = this.url(path);
+    const local = isLoopbackHost(url.hostname);
+    if (!local && url.protocol !== "https:") {
+      throw new CredentialsRefusedError(
+        `refusing to send MinIO's root credentials over plain http to ${url.host}, which is not this pod (use https with a certificate the sidecar can verify, or a loopback --minio-url)`,
+      );
+    }
+    const verify = local ? undefined : { ca: this.o.caFile ? await readCa(this.o.caFile) : undefined };
+    return this.http.request(url, { ...opts, headers: await sign(url), verify, maxBody: opts.maxBody ?? 1 << 20 });
+  }
+
   close(): void {
     this.http.close();
+  }
+}
+
+/** Read on every use (a reconcile every 10 minutes): a rotated CA file takes effect without a restart. */
+async function readCa(path: string): Promise<string> {
+  try {
+    return process.getBuiltinModule("node:fs").readFileSync(path, "utf8");
+  } catch (err) {
+    throw new Error(`--minio-ca-file ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"})`);
   }
 }
 
@@ -58,4 +103,26 @@ export async function checkReadiness(minio: MinioClient): Promise<Readiness> {
     const e = err as NodeJS.ErrnoException;
     return { ok: false, reason: `HTTP request failed: ${e.code && !e.message.includes(e.code) ? `${e.code} ` : ""}${e.message}` };
   }
+}
+
+/**
+ * The readiness probe as served on /ready: one request to MinIO in flight at
+ * a time, and its answer shared by every call that arrives while it runs or
+ * within `reuseMs` after it settles (SPEC 6). /ready is reachable from the
+ * whole pod network; without this, 600 concurrent callers made 5,429 HEADs
+ * to MinIO in 4 s. A second is short next to the kubelet's probe period (the
+ * operator's is 1 s, and a probe result is only acted on after it).
+ */
+export function sharedReadiness(check: () => Promise<Readiness>, reuseMs = 1_000): () => Promise<Readiness> {
+  let inflight: Promise<Readiness> | undefined;
+  let last: { at: number; answer: Readiness } | undefined;
+  return () => {
+    if (last && Date.now() - last.at < reuseMs) return Promise.resolve(last.answer);
+    inflight ??= check().then((answer) => {
+      last = { at: Date.now(), answer };
+      inflight = undefined;
+      return answer;
+    });
+    return inflight;
+  };
 }

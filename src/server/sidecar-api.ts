@@ -1,33 +1,30 @@
 /**
- * Sidecar API (SPEC 6): the sha256 of the config file as it is on disk, so
- * that the operator can tell whether a pod runs the configuration it expects.
+ * Sidecar API (SPEC 6): which inputs the config file on disk was rendered
+ * from (the Tenant's and the Secret's uid and resourceVersion) and when it
+ * was last written, so that an operator can tell whether a pod runs the
+ * configuration it expects.
+ *
+ * It used to publish the sha256 of the file and compare a guessed hash on
+ * POST. This port is reachable from the whole pod network, and the file holds
+ * the root password next to values anyone can derive from the Tenant: that
+ * hash confirmed the demo's password offline within five guesses. Nothing
+ * computed from the file or a Secret value is served any more. `POST
+ * /sidecar/v1/config?c=...` (the upstream sidecar's handler is a stub that
+ * only logs; no operator calls it) answers 200 with the same identifiers and
+ * compares nothing.
  */
-import { readFile } from "node:fs/promises";
-import { Elysia, t } from "elysia";
-import { sha256Hex } from "../runtime/index.ts";
+import { Elysia } from "elysia";
+import type { ConfigInputs } from "../loops/config-loop.ts";
 import { guard } from "./guard.ts";
 
-export function sidecarApiApp(configFile: string) {
-  const currentSha = async () => {
-    const content = await readFile(configFile).catch(() => undefined);
-    return content ? sha256Hex(content) : null;
-  };
+export interface ConfigIdentity {
+  inputs: ConfigInputs | null;
+  lastWriteTime: string | null;
+}
+
+export function sidecarApiApp(current: () => ConfigIdentity) {
   return new Elysia({ name: "sidecar-api" })
     .use(guard)
-    // Before the routes: Elysia applies a local hook only to routes registered after it.
-    .onError(({ code, set }) => {
-      if (code === "VALIDATION") {
-        set.status = 400;
-        return { error: "query parameter c (sha256 hex) is required" };
-      }
-    })
-    .get("/sidecar/v1/config", async () => ({ sha256: await currentSha() }))
-    .post(
-      "/sidecar/v1/config",
-      async ({ query }) => {
-        const sha256 = await currentSha();
-        return { match: sha256 !== null && query.c.toLowerCase() === sha256, sha256 };
-      },
-      { query: t.Object({ c: t.String({ minLength: 1, maxLength: 128 }) }) },
-    );
+    .get("/sidecar/v1/config", () => current())
+    .post("/sidecar/v1/config", () => current());
 }

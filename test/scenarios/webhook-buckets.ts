@@ -10,7 +10,6 @@
  * test/kube/webhook-buckets.kube.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createHash } from "node:crypto";
 import type { KObject } from "../fake-apiserver/index.ts";
 import type { ApiServer, Backend } from "../support/backend.ts";
 import type { SidecarProcess } from "../support/sidecar.ts";
@@ -264,13 +263,13 @@ export function webhookScenarios(backend: Backend) {
 
     test("after the Tenant turns TLS on, a create brings our existing Service in line (https-minio 443)", async () => {
       const t = (await w.api.get({ kind: "Tenant", namespace: NS, name: TENANT })) as { spec: Record<string, unknown> };
-      await w.api.update({ ...t, spec: { ...t.spec, requestAutoCert: true } } as KObject);
-      // The sidecar has taken the TLS config in when /status reports the file's hash: the file
-      // alone is not enough, it is renamed into place before the directory's fsync completes.
+      const updated = (await w.api.update({ ...t, spec: { ...t.spec, requestAutoCert: true } } as KObject)) as { metadata?: { resourceVersion?: string } };
+      // The sidecar has taken the TLS config in when /status names the updated Tenant as the file's
+      // input: the file alone is not enough, it is renamed into place before the directory's fsync completes.
       await until(async () => {
-        const s = (await (await sc.probe("/status")).json()) as { configSha256?: string };
+        const s = (await (await sc.probe("/status")).json()) as { inputs?: { tenant: { resourceVersion: string } } };
         const file = await Bun.file(w.configFile).text();
-        return file.includes("https://minio.") && s.configSha256 === createHash("sha256").update(file).digest("hex") ? s : undefined;
+        return file.includes("https://minio.") && s.inputs?.tenant.resourceVersion === updated.metadata?.resourceVersion ? s : undefined;
       }, 10_000, "config regenerated with TLS");
       expect((await hook(sc, "?bucket=plain")).status).toBe(200);
       expectBucketService(await w.service("plain"), "plain", w.tenantUid, true);

@@ -101,9 +101,26 @@ export const cleanup = async () => {
 };
 
 export const fileText = (e: Env<ApiServer>) => readFile(e.file, "utf8").catch(() => "");
+export interface ObjectIdentity {
+  name: string;
+  uid: string | null;
+  resourceVersion: string | null;
+}
+export interface ConfigInputs {
+  tenant: ObjectIdentity;
+  secret: ObjectIdentity;
+}
+/** The uid and resourceVersion of the Tenant and Secret as the API server has them now (what /status names once the file follows them). */
+export async function inputsNow(e: Env<ApiServer>, secretName = SECRET, tenantName = "myminio"): Promise<ConfigInputs> {
+  const identity = async (kind: string, name: string): Promise<ObjectIdentity> => {
+    const o = (await e.api.get({ kind, namespace: NS, name })) as { metadata?: { uid?: string; resourceVersion?: string } } | undefined;
+    return { name, uid: o?.metadata?.uid ?? null, resourceVersion: o?.metadata?.resourceVersion ?? null };
+  };
+  return { tenant: await identity("Tenant", tenantName), secret: await identity("Secret", secretName) };
+}
 export interface Status {
   configValid: boolean;
-  configSha256?: string;
+  inputs: ConfigInputs | null;
   lastError?: string;
   secret: string;
   watches: Array<{ kind: string; name: string; state: string; lastError?: string }>;
