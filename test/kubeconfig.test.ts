@@ -206,9 +206,43 @@ describe("exec and auth providers (client-node's authenticator, imported on firs
     expect(await get(kc)).toEqual({ status: 200, token: EXEC_TOKEN });
   });
 
-  test("a failing exec command fails the request with its stderr", async () => {
-    const kc = loadKubeConfig(await kubeconfigFile({}, { exec: { apiVersion: "client.authentication.k8s.io/v1", command: process.execPath, args: ["-e", "console.error('no credentials for you'); process.exit(1)"] } }));
-    await expect(kc.applyToFetchOptions({})).rejects.toThrow("no credentials for you");
+  // What a plugin prints can be a credential: the error names the command, the exit code and the kind of failure, never its output.
+  const LEAKED = "tok-3c1d-LEAKED-8e2f";
+  const failing = (code: string) => ({ exec: { apiVersion: "client.authentication.k8s.io/v1", command: process.execPath, args: ["-e", code] } });
+  const failure = async (kc: ReturnType<typeof loadKubeConfig>) => {
+    const err = await kc.applyToFetchOptions({}).then(() => undefined, (e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(`${err!.message}\n${err!.stack ?? ""}`).not.toContain(LEAKED);
+    return err!.message;
+  };
+
+  test("a failing exec command: its exit code and command, never its stderr", async () => {
+    const kc = loadKubeConfig(await kubeconfigFile({}, failing(`console.error('no credentials for you: ${LEAKED}'); process.exit(3)`)));
+    expect(await failure(kc)).toBe(`user u: credential plugin ${JSON.stringify(process.execPath)} exited with code 3; its error output is not shown`);
+  });
+
+  test("an exec command that prints a token instead of an ExecCredential: named as such, the output not quoted", async () => {
+    const kc = loadKubeConfig(await kubeconfigFile({}, failing(`console.log('${LEAKED}')`)));
+    expect(await failure(kc)).toBe(`user u: credential plugin ${JSON.stringify(process.execPath)} printed something that is not an ExecCredential (JSON); its output is not shown`);
+  });
+
+  test("an exec command that cannot be started: the error code", async () => {
+    const kc = loadKubeConfig(await kubeconfigFile({}, { exec: { apiVersion: "client.authentication.k8s.io/v1", command: join(dir, "no-such-plugin") } }));
+    expect(await failure(kc)).toContain("could not be run (ENOENT)");
+  });
+
+  test("a kubeconfig that is not valid YAML: the line, never the text (a kubeconfig holds tokens)", async () => {
+    const file = join(dir, "broken-kubeconfig");
+    await writeFile(file, `apiVersion: v1\nusers:\n- name: u\n  user:\n    token: *${LEAKED}\n`);
+    const err = (() => {
+      try {
+        loadKubeConfig(file);
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(err?.message).toMatch(/^not valid YAML/);
+    expect(err?.message).not.toContain(LEAKED);
   });
 
   test("auth-provider oidc with an unexpired id-token sends the id-token", async () => {

@@ -31,7 +31,22 @@ export function loadKubectlYaml(text: string): unknown[] {
   try {
     return loadAll(text, null, { schema: KUBECTL_SCHEMA });
   } catch (err) {
-    // Line and reason only: js-yaml's full message quotes the document, which may hold secrets.
-    throw new Error(err instanceof YAMLException ? `at line ${err.mark.line + 1}: ${err.reason}` : "");
+    // Line and kind of problem only: js-yaml's full message quotes the document, which may hold secrets.
+    throw new Error(err instanceof YAMLException ? `at line ${err.mark.line + 1}: ${problemKind(err.reason)}` : "");
   }
+}
+
+/**
+ * js-yaml's reason without what it quotes from the document: some reasons
+ * name an alias, a tag or a directive (`unidentified alias "hunter2"`,
+ * `unknown tag !<!hunter2>`), and in a Secret that can be the first word of
+ * a password. What is left says what kind of problem it is.
+ */
+function problemKind(reason: string): string {
+  return reason
+    .replace(/\s*"[^"]*"/g, "")
+    .replace(/\s*'[^']*'/g, "")
+    .replace(/\s*!<[^>]*>/g, "")
+    .replace(/\s*![^\s,;:)]*/g, "")
+    .trim();
 }

@@ -77,7 +77,7 @@ export class Kube {
       const res = await this.send(r, signal);
       const text = await res.text();
       if (res.status < 200 || res.status > 299) throw statusError(res.status, text);
-      return (text ? JSON.parse(text) : undefined) as T;
+      return parseJson<T>(res.status, text);
     } catch (err) {
       throw asKubeError(err, timeoutMs);
     } finally {
@@ -167,6 +167,16 @@ async function* lines(body: AsyncIterable<Uint8Array | string>, signal: AbortSig
     if (!signal.aborted) throw asKubeError(err, 0);
   } finally {
     done();
+  }
+}
+
+/** A 2xx body as JSON; the parser's own error would quote the body (a token, a Secret), so it is not passed on. */
+function parseJson<T>(status: number, text: string): T {
+  if (!text) return undefined as T;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new KubeError(`HTTP ${status}: the answer is not JSON`, status);
   }
 }
 

@@ -126,7 +126,15 @@ export class LiteKubeConfig {
   }
 
   loadFromString(text: string): void {
-    const obj = (parseKubeconfigYaml(text) ?? {}) as Record<string, unknown>;
+    let parsed: unknown;
+    try {
+      parsed = parseKubeconfigYaml(text);
+    } catch (err) {
+      // A kubeconfig holds tokens and keys, and js-yaml's messages (Deno) quote the document: the line only.
+      const line = (err as { mark?: { line?: number } }).mark?.line;
+      throw new Error(`not valid YAML${typeof line === "number" ? ` (at line ${line + 1})` : ""}`);
+    }
+    const obj = (parsed ?? {}) as Record<string, unknown>;
     if (typeof obj !== "object" || Array.isArray(obj)) throw new Error("not a kubeconfig (expected a mapping)");
     this.clusters = newClusters(obj.clusters);
     this.contexts = newContexts(obj.contexts);
@@ -245,7 +253,7 @@ export class LiteKubeConfig {
       if (user.impersonateUser) o.headers["Impersonate-User"] = user.impersonateUser;
       // applyAuthorizationHeader: the first authenticator that claims the user, then a static token wins.
       const plugin = pluginFor(user);
-      if (plugin) await (await this.authenticator(plugin)).applyAuthentication(user, o as never);
+      if (plugin) await this.authenticate(plugin, user, o);
       else if (this.fileAuth.isAuthProvider(user)) await this.fileAuth.applyAuthentication(user, o as never);
       if (user.token) o.headers.Authorization = `Bearer ${user.token}`;
       if (user.username) o.auth = `${user.username}:${user.password}`;
@@ -290,6 +298,25 @@ export class LiteKubeConfig {
     }
     return a;
   }
+
+  /**
+   * Run the user's credential plugin, failing with a fixed text (SPEC 6).
+   * client-node's errors quote what the plugin said: its whole stderr as the
+   * message of a non-zero exit, and the JSON parser's error quoting stdout
+   * that is not an ExecCredential. A plugin that prints a token, or fails
+   * with one in its error, would put it on /status (watches[].lastError), in
+   * the logs, in validate's stderr and in the termination message. So only
+   * what is safe to name goes on: the plugin's command, its exit code, the
+   * kind of failure.
+   */
+  private async authenticate(plugin: AuthPlugin, user: User, o: HttpsOptions): Promise<void> {
+    const a = await this.authenticator(plugin);
+    try {
+      await a.applyAuthentication(user, o as never);
+    } catch (err) {
+      throw new Error(credentialPluginFailure(plugin, user, err, (a as ExitRecording).lastExitCode));
+    }
+  }
 }
 
 interface Authenticator {
@@ -303,7 +330,7 @@ export type AuthPlugin = "azure" | "gcp" | "exec" | "oidc";
 const PLUGINS: Record<AuthPlugin, () => Promise<Authenticator>> = {
   azure: async () => new (await import("@kubernetes/client-node/dist/azure_auth.js")).AzureAuth(),
   gcp: async () => new (await import("@kubernetes/client-node/dist/gcp_auth.js")).GoogleCloudPlatformAuth(),
-  exec: async () => new (await import("@kubernetes/client-node/dist/exec_auth.js")).ExecAuth(),
+  exec: async () => recordExitCodes(new (await import("@kubernetes/client-node/dist/exec_auth.js")).ExecAuth()),
   oidc: async () => new (await import("@kubernetes/client-node/dist/oidc_auth.js")).OpenIDConnectAuth(),
 };
 
@@ -320,6 +347,37 @@ function pluginFor(user: User): AuthPlugin | undefined {
   if (p?.config?.tokenFile) return undefined; // FileAuth, handled in this file
   if (p?.name === "oidc") return "oidc";
   return undefined;
+}
+
+interface ExitRecording {
+  lastExitCode?: number;
+}
+
+/** ExecAuth spawns through its `execFn` property; a wrapper keeps the exit code that its error leaves out. */
+function recordExitCodes<T extends object>(auth: T): T & ExitRecording {
+  const a = auth as T & ExitRecording & { execFn?: (...args: unknown[]) => { once(event: "close", f: (code: number | null) => void): void } };
+  const spawn = a.execFn;
+  if (spawn) {
+    a.execFn = (...args) => {
+      const child = spawn(...args);
+      child.once("close", (code) => (a.lastExitCode = code ?? -1));
+      return child;
+    };
+  }
+  return a;
+}
+
+/** The fixed text for a failed credential plugin: never its output (see LiteKubeConfig.authenticate). */
+function credentialPluginFailure(plugin: AuthPlugin, user: User, err: unknown, exitCode: number | undefined): string {
+  const name = `user ${user.name}: credential plugin`;
+  if (plugin !== "exec") return `${name} ${plugin} failed (its error is not shown: it may quote credentials)`;
+  const command = (user.exec as { command?: unknown } | undefined)?.command ?? (user.authProvider?.config as { exec?: { command?: unknown } } | undefined)?.exec?.command;
+  const what = `${name} ${typeof command === "string" ? JSON.stringify(command.slice(0, 256)) : "(exec)"}`;
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === "string") return `${what} could not be run (${code})`;
+  if (err instanceof SyntaxError) return `${what} printed something that is not an ExecCredential (JSON); its output is not shown`;
+  if (exitCode !== undefined && exitCode !== 0) return `${what} exited with code ${exitCode}; its error output is not shown`;
+  return `${what} failed; its output is not shown`;
 }
 
 /** Deno: client-node's createAgent (the modules imported only here, only when used). */
