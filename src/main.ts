@@ -89,6 +89,8 @@ async function runClusterCommand(name: "validate" | "sidecar", flags: Flags): Pr
           webhookAddress: str(flags, "webhook-address")!,
           sidecarAddress: str(flags, "sidecar-address")!,
           minioUrl: str(flags, "minio-url"),
+          minioCaFile: str(flags, "minio-ca-file"),
+          allowRemoteWebhook: flags["allow-remote-webhook"] === true,
           pruneBucketServices: flags["prune-bucket-services"] === true,
         },
         log,

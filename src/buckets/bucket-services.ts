@@ -14,6 +14,33 @@ import type { Tenant } from "../tenant/schema.ts";
 const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 export const isValidBucketServiceName = (b: string | undefined): b is string => !!b && b.length <= 63 && DNS1035.test(b);
 
+/**
+ * Service names a bucket may never take, existing or not (SPEC 6): the names
+ * the MinIO Operator gives the Tenant's own Services (its
+ * pkg/apis/minio.min.io/v2/names.go: MinIOCIServiceName, MinIOHLServiceName,
+ * ConsoleCIServiceName, KESHLServiceName; and, in the v4 releases that still
+ * run log search and Prometheus, LogHLServiceName, LogSearchAPIServiceName,
+ * PrometheusServiceName, PrometheusHLServiceName) and `kubernetes`, the API
+ * server's own Service name in the default namespace that some clients
+ * resolve relative to theirs. A free one is not safe either: a MinIO user
+ * allowed to create buckets could otherwise claim `<tenant>-kes-hl-svc` (the
+ * KES endpoint in MINIO_KMS_KES_ENDPOINT) before the operator creates it and
+ * point it at MinIO. docs/reference.md lists them.
+ */
+export function reservedServiceNames(tenant: string): ReadonlySet<string> {
+  return new Set([
+    "minio",
+    "kubernetes",
+    `${tenant}-hl`,
+    `${tenant}-console`,
+    `${tenant}-kes-hl-svc`,
+    `${tenant}-log-hl-svc`,
+    `${tenant}-log-search-api`,
+    `${tenant}-prometheus`,
+    `${tenant}-prometheus-hl-svc`,
+  ]);
+}
+
 export const MANAGED_BY = { "app.kubernetes.io/managed-by": "minio-operator-sidecar" } as const;
 export const TENANT_LABEL = "v1.min.io/tenant";
 /** create → 409 → read → 404 rounds before a racing delete is reported as an API error. */
@@ -88,6 +115,7 @@ export class BucketServices {
   async ensure(bucket: string): Promise<Outcome> {
     const owner = this.owner();
     if (!owner) return { status: 502, result: "api-error", message: "Tenant not read yet" };
+    if (reservedServiceNames(owner.name).has(bucket)) return reserved(bucket);
     const body = this.desired(bucket, owner);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -128,6 +156,7 @@ export class BucketServices {
   async remove(bucket: string): Promise<Outcome> {
     const owner = this.owner();
     if (!owner) return { status: 502, result: "api-error", message: "Tenant not read yet" };
+    if (reservedServiceNames(owner.name).has(bucket)) return reserved(bucket);
     const known = this.ownedUids.get(bucket);
     this.ownedUids.delete(bucket);
     if (known) {
@@ -180,6 +209,12 @@ const conflict = (bucket: string): Outcome => ({
   status: 409,
   result: "conflict",
   message: `bucket name conflict: Service ${bucket} exists and is not owned by this Tenant`,
+});
+
+const reserved = (bucket: string): Outcome => ({
+  status: 409,
+  result: "conflict",
+  message: `bucket name conflict: ${bucket} is a Service name the MinIO Operator or Kubernetes uses in this namespace`,
 });
 
 const apiError = (err: unknown): Outcome => ({ status: 502, result: "api-error", message: `Kubernetes API: ${describe(err)}` });

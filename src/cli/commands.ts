@@ -93,6 +93,7 @@ export const COMMANDS: CommandSpec[] = [
       { name: "webhook-address", arg: "HOST:PORT", help: "bucket-DNS webhook server (loopback only, see --allow-remote-webhook)", default: "127.0.0.1:4222", check: checkAddress },
       { name: "sidecar-address", arg: "HOST:PORT", help: "sidecar API server", default: "0.0.0.0:4224", check: checkAddress },
       { name: "minio-url", arg: "URL", help: "local MinIO (http or https)", defaultHelp: "https://localhost:9000 with TLS, else http://localhost:9000", check: checkHttpUrl, hideValue: true },
+      { name: "minio-ca-file", arg: "PATH", help: "CA (PEM) that signs a remote https --minio-url's certificate (ListBuckets is signed with the root credentials, so it is verified)", defaultHelp: "the system's trust store" },
       { name: "allow-remote-webhook", help: "let --webhook-address listen beyond loopback (the webhook creates and deletes Services)" },
       { name: "prune-bucket-services", help: "delete bucket Services whose bucket no longer exists (default: only report them)" },
     ],

@@ -4,7 +4,7 @@
  * parser can name the flag in one usage error before any server or request
  * is started.
  */
-import { parseAddress } from "../runtime/index.ts";
+import { isLoopbackHost, parseAddress } from "../runtime/index.ts";
 
 export type ValueCheck = (value: string) => string | undefined;
 
@@ -55,6 +55,5 @@ export function parseDuration(value: string): number | undefined {
  * or 0.0.0.0 means every interface.
  */
 export function isLoopbackAddress(value: string): boolean {
-  const host = parseAddress(value).hostname.toLowerCase();
-  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+  return isLoopbackHost(parseAddress(value).hostname);
 }

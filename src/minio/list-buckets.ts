@@ -1,7 +1,8 @@
 /**
  * S3 ListBuckets against the local MinIO (`GET /`, signed with AWS
  * Signature V4 by aws4fetch using the root credentials of the current
- * config), for the bucket Service reconcile.
+ * config, sent only where MinioClient.credentialed allows), for the bucket
+ * Service reconcile.
  */
 import { AwsClient } from "aws4fetch";
 import type { MinioClient } from "./client.ts";
@@ -36,10 +37,13 @@ const decodeXml = (s: string) =>
 
 export async function listBuckets(minio: MinioClient, creds: { accessKeyId: string; secretAccessKey: string }): Promise<string[]> {
   const signer = new AwsClient({ ...creds, service: "s3", region: "us-east-1" });
-  const signed = await signer.sign(minio.url("/").toString(), { method: "GET" });
-  const headers: Record<string, string> = {};
-  signed.headers.forEach((v, k) => (headers[k] = v));
-  const res = await minio.request("/", { method: "GET", headers, timeoutMs: 10_000, maxBody: 16 << 20 });
+  const sign = async (url: URL) => {
+    const signed = await signer.sign(url.toString(), { method: "GET" });
+    const headers: Record<string, string> = {};
+    signed.headers.forEach((v, k) => (headers[k] = v));
+    return headers;
+  };
+  const res = await minio.credentialed("/", sign, { method: "GET", timeoutMs: 10_000, maxBody: 16 << 20 });
   if (res.status !== 200) {
     const code = res.body.match(/<Code>([^<]*)<\/Code>/)?.[1];
     throw new Error(`ListBuckets answered HTTP ${res.status}${code ? ` (${code})` : ""}`);

@@ -12,6 +12,7 @@ export function listen(app: Elysia<any, any, any, any, any, any, any>, address: 
   if (!server) throw new Error(`cannot listen on ${address.hostname}:${address.port}`);
   return {
     port: server.port ?? address.port,
+    hostname: server.hostname ?? address.hostname,
     stop: async () => {
       await app.stop(true); // close keep-alive connections too, so shutdown is quick
     },
@@ -40,7 +41,7 @@ export function localHttp(serverName: string): LocalHttp {
           signal,
           redirect: "manual",
           decompress: false,
-          ...(url.protocol === "https:" ? { tls: { rejectUnauthorized: false, serverName } } : {}),
+          ...(url.protocol === "https:" ? { tls: r.verify ? { rejectUnauthorized: true, ...(r.verify.ca ? { ca: r.verify.ca } : {}) } : { rejectUnauthorized: false, serverName } } : {}),
         });
         return { status: res.status, body: await readLimited(res, r.maxBody) };
       } catch (err) {

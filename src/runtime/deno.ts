@@ -4,7 +4,7 @@ import type { Elysia } from "elysia";
 import type { Address, HeldPort, Listener, LocalHttp } from "./index.ts";
 
 interface DenoServer {
-  addr: { port: number };
+  addr: { port: number; hostname: string };
   shutdown(): Promise<void>;
 }
 declare const Deno: {
@@ -14,7 +14,7 @@ declare const Deno: {
 // deno-lint-ignore no-explicit-any
 export function listen(app: Elysia<any, any, any, any, any, any, any>, address: Address): Listener {
   const server = Deno.serve({ hostname: address.hostname, port: address.port, onListen: () => {} }, (req) => app.fetch(req));
-  return { port: server.addr.port, stop: () => server.shutdown() };
+  return { port: server.addr.port, hostname: server.addr.hostname, stop: () => server.shutdown() };
 }
 
 export function holdPort(hostname: string, port: number): Promise<HeldPort> {

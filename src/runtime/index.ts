@@ -29,6 +29,8 @@ import { InputError } from "../errors.ts";
 export interface Listener {
   /** The port bound (the one asked for, or the kernel's choice for port 0). */
   port: number;
+  /** The address bound, as the server reports it. */
+  hostname: string;
   stop(): Promise<void>;
 }
 
@@ -49,6 +51,12 @@ export interface LocalRequest {
   timeoutMs: number;
   /** A larger body is an error (BodyTooLargeError), never a silently cut one. */
   maxBody: number;
+  /**
+   * https only: verify the server's certificate for the URL's host, against
+   * `ca` (PEM) or, without it, the system's trust store. Requests that carry
+   * credentials to a host other than this pod's use it (minio/client.ts).
+   */
+  verify?: { ca?: string };
 }
 
 export interface LocalResponse {
@@ -59,8 +67,8 @@ export interface LocalResponse {
 /**
  * HTTP(S) to a server on this pod whose certificate is for other names
  * (MinIO's is for its service names, not localhost): the certificate is not
- * verified, SNI is `serverName`, connections are kept alive and reused, and
- * redirects are not followed.
+ * verified (unless a request asks for `verify`), SNI is `serverName`,
+ * connections are kept alive and reused, and redirects are not followed.
  */
 export interface LocalHttp {
   request(url: URL, r: LocalRequest): Promise<LocalResponse>;
@@ -159,12 +167,25 @@ export async function writeStd(fd: 1 | 2, text: string): Promise<void> {
   }
 }
 
-/** `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces). */
+/**
+ * `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces). `localhost` is taken
+ * to mean 127.0.0.1, never looked up: a name is resolved by whatever the
+ * pod's resolver says (an /etc/hosts entry, a search domain), and the
+ * webhook, which creates Services without authentication, must bind the
+ * loopback address it was promised (sidecar.ts checks the bound address too).
+ */
 export function parseAddress(text: string): Address {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
   const port = Number(m?.[3]);
   if (!m || port > 65535) throw new Error(`invalid address "${text}" (want HOST:PORT)`);
-  return { hostname: m[1] ?? (m[2] || "0.0.0.0"), port };
+  const hostname = m[1] ?? (m[2] || "0.0.0.0");
+  return { hostname: hostname.toLowerCase() === "localhost" ? "127.0.0.1" : hostname, port };
+}
+
+/** 127.0.0.0/8, ::1 (bracketed or not) and `localhost`: this pod's own network namespace. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/^\[(.*)\]$/, "$1");
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 const adapter = () => (isDeno ? import("./deno.ts") : import("./bun.ts"));

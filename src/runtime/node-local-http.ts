@@ -1,6 +1,7 @@
 /**
  * LocalHttp over node:http(s), for Deno (./deno.ts): one keep-alive agent
- * per scheme, certificate not verified, SNI set, a hard total timeout.
+ * per scheme (and one for verified https), certificate not verified unless
+ * asked, SNI set, a hard total timeout.
  */
 import http from "node:http";
 import https from "node:https";
@@ -8,13 +9,15 @@ import { BodyTooLargeError, noAnswerWithin, type LocalHttp, type LocalRequest, t
 
 export function nodeLocalHttp(serverName: string): LocalHttp {
   const agents = new Map<string, http.Agent>();
-  const agent = (secure: boolean): http.Agent => {
-    const key = secure ? "https" : "http";
+  const agent = (secure: boolean, verify: LocalRequest["verify"]): http.Agent => {
+    const key = !secure ? "http" : verify ? `verified:${verify.ca ?? ""}` : "https";
     let a = agents.get(key);
     if (!a) {
-      a = secure
-        ? new https.Agent({ keepAlive: true, maxSockets: 4, rejectUnauthorized: false, servername: serverName })
-        : new http.Agent({ keepAlive: true, maxSockets: 4 });
+      a = !secure
+        ? new http.Agent({ keepAlive: true, maxSockets: 4 })
+        : verify
+          ? new https.Agent({ keepAlive: true, maxSockets: 4, rejectUnauthorized: true, ...(verify.ca ? { ca: verify.ca } : {}) })
+          : new https.Agent({ keepAlive: true, maxSockets: 4, rejectUnauthorized: false, servername: serverName });
       agents.set(key, a);
     }
     return a;
@@ -28,8 +31,8 @@ export function nodeLocalHttp(serverName: string): LocalHttp {
           {
             method: r.method ?? "GET",
             headers: r.headers,
-            agent: agent(secure),
-            ...(secure ? { servername: serverName, rejectUnauthorized: false } : {}),
+            agent: agent(secure, r.verify),
+            ...(secure && !r.verify ? { servername: serverName, rejectUnauthorized: false } : {}),
           },
           (res) => {
             const chunks: Buffer[] = [];
