@@ -83,6 +83,24 @@ describe("render failures: exit 1, one stderr line naming object and field", () 
     expect(r2.stderr).not.toContain(PASSWORD);
   });
 
+  test("YAML errors name the line and the kind of problem, never an alias, tag or directive name (a password's first word, say)", async () => {
+    const word = "Correct7horse";
+    const cases: Array<[string, string]> = [
+      [`apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  config.env: *${word}\n`, "at line 6: unidentified alias"],
+      [`apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  config.env: !${word} x\n`, "at line 6: unknown tag"],
+      [`apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  config.env: !w!${word} x\n`, "at line 6: undeclared tag handle"],
+      [`apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  config.env: !<${word}> x\n`, "at line 6: unknown tag"],
+    ];
+    for (const [text, problem] of cases) {
+      const sf = join(dir, `alias-${Math.random()}.yaml`);
+      await writeFile(sf, text);
+      const r = await runCli(["render", "--tenant-file", `${EX}tenant-base.yaml`, "--secret-file", sf]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`not valid YAML or JSON ${problem}`);
+      expect(r.stderr).not.toContain(word);
+    }
+  });
+
   test("manifests from pipes (--tenant-file <(kubectl get ...)), a directory and an empty file", async () => {
     const direct = await runCli(["render", "--tenant-file", `${EX}tenant-base.yaml`, "--secret-file", `${EX}secret.yaml`]);
     expect(direct.code).toBe(0);

@@ -70,6 +70,23 @@ export function webhookScenarios(backend: Backend) {
     });
     afterAll(() => w.close());
 
+    describe("409 for a Service name the operator or Kubernetes uses, existing or not: nothing created or deleted", () => {
+      // The operator's own three exist in this world; the KES and API-server names do not (yet): a bucket must not squat them.
+      for (const name of [...OPERATOR_SERVICES, `${TENANT}-kes-hl-svc`, "kubernetes"]) {
+        test(name, async () => {
+          const existed = (await w.service(name)) !== undefined;
+          const from = w.api.requests.length;
+          for (const q of [`?bucket=${name}`, `?bucket=${name}&delete=true`]) {
+            const r = await hook(sc, q);
+            expect(r.status).toBe(409);
+            expect(r.body).toContain("bucket name conflict");
+          }
+          expect(serviceWrites(w, from)).toEqual([]);
+          expect((await w.service(name)) !== undefined).toBe(existed);
+        });
+      }
+    });
+
     describe("403 when namespace/name are not this sidecar's tenant", () => {
       for (const path of [`/webhook/v1/bucketsrv/other-ns/${TENANT}`, `/webhook/v1/bucketsrv/${NS}/other-tenant`, `/webhook/v1/bucketsrv/${TENANT}/${NS}`]) {
         test(path, async () => {
