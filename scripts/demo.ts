@@ -23,7 +23,6 @@
  * delete; exit 0 on success): for CI and for trying it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHash } from "node:crypto";
 import { watch } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -94,7 +93,6 @@ function relay(child: ChildProcess, name: string) {
   }
 }
 
-const sha = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 12);
 /** Variable names whose value differs (values are never printed: the file holds the root password). */
 function changedNames(before: string, after: string): string[] {
   const vars = (s: string) => new Map(s.split("\n").filter(Boolean).map((l) => [l.slice(7, l.indexOf("=")), l] as const));
@@ -149,7 +147,7 @@ relay(validate, "validate");
 const validateCode = await new Promise<number | null>((r) => validate.once("exit", r));
 if (validateCode !== 0) await fail(`validate exited ${validateCode}`);
 let content = await readFile(file, "utf8");
-say(`validate exited 0 and wrote ${bold(file)} (sha256 ${sha(content)}…, ${content.split("\n").filter(Boolean).length} variables)`);
+say(`validate exited 0 and wrote ${bold(file)} (${content.split("\n").filter(Boolean).length} variables)`);
 say();
 
 // ---- 2. the sidecar --------------------------------------------------------------------------
@@ -192,7 +190,7 @@ say(`  curl ${host(ports.probe)}/ready                   # 500 here: no MinIO is
 say(`  curl -XPOST '${host(ports.webhook)}/webhook/v1/bucketsrv/${NS}/${TENANT}?bucket=photos'              # MinIO's bucket-DNS call: creates Service "photos"`);
 say(`  curl -XPOST '${host(ports.webhook)}/webhook/v1/bucketsrv/${NS}/${TENANT}?bucket=photos&delete=true'  # and removes it`);
 say(`  curl -XPOST '${host(ports.webhook)}/webhook/v1/bucketsrv/${NS}/${TENANT}?bucket=minio'               # 409: the Tenant's own Service "minio" is not ours to take`);
-say(`  curl ${host(ports.sidecar)}/sidecar/v1/config     # sha256 of the current file`);
+say(`  curl ${host(ports.sidecar)}/sidecar/v1/config     # which Tenant and Secret versions the file is from`);
 say(`  cat ${file}`);
 say(`In ${UPDATE_AFTER_MS / 1000} s the demo edits the Secret (MINIO_BROWSER on -> off) to show the live rewrite.`);
 say(smoke ? "(--smoke: checks the rewrite, a bucket Service, the 409 for bucket minio and a create+delete, then exits)" : "Ctrl-C stops everything and removes the temporary directory.");
@@ -206,7 +204,7 @@ watch(join(dir, "config"), async () => {
   const names = changedNames(content, next);
   content = next;
   rewrites.push(names);
-  say(`${bold("config file rewritten")}: ${names.join(", ")} changed; sha256 ${sha(next)}…`);
+  say(`${bold("config file rewritten")}: ${names.join(", ")} changed`);
 });
 // Every Service write as the API server sees it: a create and a delete within
 // a few milliseconds (MinIO removing a bucket it could not finish) both show.
