@@ -18,7 +18,7 @@ import { InputError } from "../errors.ts";
 import { loadKube, type Kube } from "../kube/client.ts";
 import { EventRecorder } from "../kube/events.ts";
 import type { WatchTimings } from "../kube/object-watch.ts";
-import { checkReadiness, MinioClient, sharedReadiness } from "../minio/client.ts";
+import { MinioClient, sharedReadiness } from "../minio/client.ts";
 import { checkBindable, isLoopbackHost, listen, parseAddress, type Listener } from "../runtime/index.ts";
 import { probeApp } from "../server/probe-server.ts";
 import { sidecarApiApp } from "../server/sidecar-api.ts";
@@ -136,7 +136,7 @@ export async function startSidecar(o: SidecarOptions, d: SidecarDeps, stopEarly?
       await bind(
         "--probe-address",
         probeApp({
-          readiness: sharedReadiness(() => checkReadiness(minio)),
+          readiness: sharedReadiness(minio),
           alive: healthy,
           status: () => ({ ...controller.status(), minioUrl: minio.url("/").origin, bucketReconcile: buckets.lastRun ?? null }),
           metrics,

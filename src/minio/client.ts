@@ -111,18 +111,26 @@ export async function checkReadiness(minio: MinioClient): Promise<Readiness> {
  * within `reuseMs` after it settles (SPEC 6). /ready is reachable from the
  * whole pod network; without this, 600 concurrent callers made 5,429 HEADs
  * to MinIO in 4 s. A second is short next to the kubelet's probe period (the
- * operator's is 1 s, and a probe result is only acted on after it).
+ * operator's is 1 s, and a probe result is only acted on after it). An
+ * answer is shared only while MinIO's URL is the one it came from: when the
+ * Tenant switches TLS, the next call asks the new URL at once.
  */
-export function sharedReadiness(check: () => Promise<Readiness>, reuseMs = 1_000): () => Promise<Readiness> {
-  let inflight: Promise<Readiness> | undefined;
-  let last: { at: number; answer: Readiness } | undefined;
+export function sharedReadiness(minio: MinioClient, reuseMs = 1_000): () => Promise<Readiness> {
+  let inflight: { url: string; answer: Promise<Readiness> } | undefined;
+  let last: { url: string; at: number; answer: Readiness } | undefined;
   return () => {
-    if (last && Date.now() - last.at < reuseMs) return Promise.resolve(last.answer);
-    inflight ??= check().then((answer) => {
-      last = { at: Date.now(), answer };
-      inflight = undefined;
-      return answer;
-    });
-    return inflight;
+    const url = minio.url("/").origin;
+    if (last?.url === url && Date.now() - last.at < reuseMs) return Promise.resolve(last.answer);
+    if (inflight?.url === url) return inflight.answer;
+    const mine: { url: string; answer: Promise<Readiness> } = {
+      url,
+      answer: checkReadiness(minio).then((answer) => {
+        last = { url, at: Date.now(), answer };
+        if (inflight === mine) inflight = undefined;
+        return answer;
+      }),
+    };
+    inflight = mine;
+    return mine.answer;
   };
 }
