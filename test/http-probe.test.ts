@@ -7,10 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
 import { secret } from "./support/objects.ts";
-import { eventually, type SidecarProcess } from "./support/sidecar.ts";
+import { canUnshare, eventually, freePort, startSidecar, type SidecarProcess } from "./support/sidecar.ts";
 import { parseExposition, sample } from "./fake-minio/prom.ts";
 import { everything, NS, PASSWORD, SECRET, startWorld, TENANT, until, type World } from "./fake-minio/world.ts";
 
@@ -401,3 +401,34 @@ describe("request logs", () => {
     }
   });
 });
+
+// The pod's resolver here says localhost is ::1 only (an /etc/hosts of the test's own, in a private
+// mount namespace): a sidecar that looked the name up would bind ::1, not the 127.0.0.1 MinIO calls.
+test.skipIf(!canUnshare)("--webhook-address localhost:PORT binds 127.0.0.1 whatever the resolver says localhost is (the webhook creates Services unauthenticated)", async () => {
+  const w = await startWorld({ tenantSpec: { features: { bucketDNS: false } } });
+  try {
+    const hosts = `${w.dir}/hosts`;
+    await writeFile(hosts, "::1 localhost\n");
+    const port = await freePort();
+    const sc = await startSidecar({
+      kubeconfig: w.kubeconfig, namespace: NS, tenant: TENANT, configName: SECRET, configFile: w.configFile,
+      args: ["--minio-url", w.minio.url, "--webhook-address", `localhost:${port}`],
+      wrap: ["unshare", "-m", "--propagation", "private", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', hosts],
+    });
+    const call = (host: string) =>
+      fetch(`http://${host}:${port}/webhook/v1/bucketsrv/${NS}/${TENANT}?bucket=via-localhost`, { method: "POST" }).then(
+        (r) => r.status,
+        () => "refused",
+      );
+    expect(await call("127.0.0.1")).toBe(200);
+    expect(await call("[::1]")).toBe("refused");
+    // The listening socket itself: 127.0.0.1 (0100007F in /proc/net/tcp), nothing on tcp6.
+    const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
+    const listening = (table: string) => table.split("\n").filter((l) => l.includes(`:${hexPort} `) && / 0A /.test(l));
+    expect(listening(await readFile("/proc/net/tcp", "utf8")).map((l) => l.trim().split(/\s+/)[1])).toEqual([`0100007F:${hexPort}`]);
+    expect(listening(await readFile("/proc/net/tcp6", "utf8").catch(() => ""))).toEqual([]);
+    await sc.stop();
+  } finally {
+    await w.close();
+  }
+}, 60_000);
