@@ -246,7 +246,7 @@ export class ConfigController {
       this.current = { generated, inputs, writtenAt };
       if (written) {
         metrics.configWrites.inc();
-        log.info({ configFile: this.o.configFile, inputs }, "config file written");
+        log.info({ configFile: this.o.configFile, ...logged(inputs) }, "config file written");
       }
       if (this.lastError) log.info("configuration valid again");
       const regarding = tenantRegarding(tenant, namespace);
@@ -262,7 +262,7 @@ export class ConfigController {
       // The same problem reported again (a re-list, a repeated 403) is one error, not a new one.
       if (this.lastError?.message !== message) {
         this.lastError = { message, at: new Date() };
-        log.error({ reason, keptInputs: this.current?.inputs ?? null }, `config not updated, keeping the last good file: ${message}`);
+        log.error({ reason, ...(this.current ? logged(this.current.inputs, "kept") : {}) }, `config not updated, keeping the last good file: ${message}`);
       }
       if (reason === "write") void this.retryWrite();
       else this.reportEvent(message);
@@ -276,4 +276,17 @@ export class ConfigController {
 function identity(object: RawObject, name: string): ObjectIdentity {
   const md = object.metadata;
   return { name, uid: md?.uid ?? null, resourceVersion: md?.resourceVersion ?? null };
+}
+
+/**
+ * The inputs as flat log fields: the logger censors any key named `secret`
+ * (log/logger.ts), so the Secret's identity gets names of its own.
+ */
+function logged(inputs: ConfigInputs, prefix = "") {
+  const key = (k: string) => (prefix ? `${prefix}${k[0]!.toUpperCase()}${k.slice(1)}` : k);
+  return {
+    [key("tenantResourceVersion")]: inputs.tenant.resourceVersion,
+    [key("secretName")]: inputs.secret.name,
+    [key("secretResourceVersion")]: inputs.secret.resourceVersion,
+  };
 }

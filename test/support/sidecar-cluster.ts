@@ -156,7 +156,7 @@ export const setSecret = async (e: Env<ApiServer>, configEnvText: string | null,
 function mentionsRefusal(line: Record<string, unknown>): boolean {
   const texts: string[] = [];
   const walk = (v: unknown, key = "") => {
-    if (key === "time") return;
+    if (key === "time" || /resourceVersion$/i.test(key)) return; // any number, 401 included
     if (typeof v === "string") texts.push(v);
     else if (typeof v === "number" && /status/i.test(key)) texts.push(String(v));
     else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, k);
