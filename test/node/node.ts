@@ -399,7 +399,7 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
     await this.waitFor("containerd answers", "containerd", async () => this.ctr(["version"], true).status === 0, 30_000);
     for (const a of images.archives) {
       const t = performance.now();
-      const r = this.ctr(["-n", "k8s.io", "images", "import", "--no-unpack=false", a], true);
+      const r = this.ctr(["-n", "k8s.io", "images", "import", a], true);
       if (r.status !== 0) throw new Error(`ctr images import ${a} failed: ${(r.err || r.out).trim()}`);
       this.log(`imported ${a} in ${Math.round(performance.now() - t)} ms: ${r.out.trim().split("\n").at(-1)}`);
     }
