@@ -1,5 +1,5 @@
 /**
- * Run inside the node test's network namespace (`ip netns exec NS bun
+ * Run inside the node test's network namespace (`nsenter --net=/run/netns/NS bun
  * bridge.ts SOCKET=HOST:PORT ...`): for each pair, listens on the Unix
  * socket SOCKET and connects every accepted connection to HOST:PORT in that
  * namespace. Unix sockets are files, so the test process, which stays in the

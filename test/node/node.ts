@@ -147,7 +147,7 @@ export class TestNode {
   /** Starts the whole node and waits until it is Ready; on any failure, undoes what it did and throws. */
   static async start(images: NodeImages, podPorts: number[] = []): Promise<TestNode> {
     if (process.getuid?.() !== 0) throw new Error("test:node needs root (network namespaces, mounts, cgroups)");
-    for (const tool of ["ip", "setpriv", "runc", "umount", "tar"]) {
+    for (const tool of ["ip", "nsenter", "setpriv", "runc", "umount", "tar"]) {
       if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) throw new Error(`test:node needs ${tool} on PATH`);
     }
     const node = new TestNode(nodeBinaries());
@@ -261,12 +261,15 @@ export class TestNode {
 
   /**
    * Starts `cmd` inside the node: in the run's own cgroup (`/<id>/node` in
-   * every hierarchy), in the network namespace, killed by the kernel if this
+   * every hierarchy), in the network namespace (only: the mount namespace
+   * stays the machine's), killed by the kernel if this
    * test process dies (pdeathsig). Its pid goes into the pid file.
    */
   private async startInNode(name: string, cmd: string[], o: { env?: NodeJS.ProcessEnv; readyFile?: string } = {}): Promise<ChildProcess> {
     const log = join(this.dir, `${name}.log`);
-    const join_ = `for f in /sys/fs/cgroup/*/${this.id}/node/cgroup.procs; do echo $$ > "$f"; done; exec ip netns exec ${this.id} setpriv --pdeathsig KILL -- "$@"`;
+    // nsenter --net, not `ip netns exec`: that also makes a private mount namespace per
+    // process, and the kubelet's volume mounts must be seen by containerd and runc (and by teardown).
+    const join_ = `for f in /sys/fs/cgroup/*/${this.id}/node/cgroup.procs; do echo $$ > "$f"; done; exec nsenter --net=/run/netns/${this.id} -- setpriv --pdeathsig KILL -- "$@"`;
     const out = openSync(log, "a");
     const p = spawn("sh", ["-c", join_, "sh", ...cmd], { stdio: ["ignore", out, out], env: o.env ?? process.env });
     closeSync(out);
@@ -309,7 +312,6 @@ export class TestNode {
       "--listen-peer-urls=http://127.0.0.1:2380",
       "--initial-advertise-peer-urls=http://127.0.0.1:2380",
       "--initial-cluster=node-test=http://127.0.0.1:2380",
-      "--listen-metrics-urls=",
       "--unsafe-no-fsync",
       "--log-level=warn",
     ]);
