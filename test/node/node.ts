@@ -3,8 +3,8 @@
  * etcd, kube-apiserver, containerd (runc) and a kubelet, built by
  * `scripts/kube-servers.sh --node`, with no scheduler, controller manager or
  * kube-proxy. Pods name the node (`nodeName`) and use the host network,
- * which here is the namespace's: a dummy interface (which drops whatever is
- * sent through it) carries the node address and the `kubernetes` Service
+ * which here is the namespace's: an interface whose only peer is in the same
+ * namespace (and drops what is sent to it) carries the node address and the `kubernetes` Service
  * address, and the API server listens on that Service address itself, so the
  * KUBERNETES_SERVICE_HOST/_PORT the kubelet gives a pod lead straight to it.
  * No packet leaves the namespace; the test reaches the API server and the
@@ -31,9 +31,9 @@ import { makePki, signCert, type Pki } from "../kube-apiserver/pki.ts";
 const ROOT = new URL("../../", import.meta.url).pathname;
 
 export const NODE_NAME = "node-test";
-/** The node's address (InternalIP) on the namespace's dummy interface. */
+/** The node's address (InternalIP) on the namespace's interface node0. */
 export const NODE_IP = "10.200.0.2";
-/** The `kubernetes` Service's address: the first of --service-cluster-ip-range, also on the dummy interface. */
+/** The `kubernetes` Service's address: the first of --service-cluster-ip-range, also on node0. */
 export const SERVICE_IP = "10.96.0.1";
 const SERVICE_RANGE = "10.96.0.0/24";
 
@@ -133,6 +133,8 @@ export class TestNode {
   sysctlsBefore: Record<string, string> = {};
   sysctlsAfter: Record<string, string> = {};
   readonly timings: Record<string, number> = {};
+  /** Milliseconds each teardown step took. */
+  readonly stopTimings: Record<string, number> = {};
   log: (line: string) => void = (line) => console.log(`test:node: ${line}`);
 
   private constructor(bins: NodeBinaries) {
@@ -217,12 +219,16 @@ export class TestNode {
     const ns = this.id;
     sh("ip", ["netns", "add", ns]);
     sh("ip", ["-n", ns, "link", "set", "lo", "up"]);
-    sh("ip", ["-n", ns, "link", "add", "node0", "type", "dummy"]);
+    // A veth pair with both ends in the namespace: the kernel here has no dummy
+    // interfaces, and a peer without an address (forwarding is off in a new
+    // namespace) drops whatever is routed to it, as a dummy would.
+    sh("ip", ["-n", ns, "link", "add", "node0", "type", "veth", "peer", "name", "node0-peer"]);
+    sh("ip", ["-n", ns, "link", "set", "node0-peer", "up"]);
     sh("ip", ["-n", ns, "addr", "add", `${NODE_IP}/24`, "dev", "node0"]);
     sh("ip", ["-n", ns, "addr", "add", `${SERVICE_IP}/32`, "dev", "node0"]);
     sh("ip", ["-n", ns, "link", "set", "node0", "up"]);
     // The kubelet and the API server look for a default route to pick addresses;
-    // through a dummy interface, whatever would use it is dropped.
+    // through node0, whatever would use it ends at the peer and is dropped.
     sh("ip", ["-n", ns, "route", "add", "default", "dev", "node0"]);
   }
 
@@ -583,9 +589,17 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
 
   /** Undoes everything the node did on this machine; safe to call twice and after a failed start. */
   async stop(): Promise<void> {
+    let t = performance.now();
+    const lap = (what: string) => {
+      this.stopTimings[what] = Math.round(performance.now() - t);
+      t = performance.now();
+    };
     for (const l of this.listeners.splice(0)) await new Promise<void>((r) => l.close(() => r()));
     // The kubelet first (it would restart containers), then the rest, politely.
-    for (const name of ["kubelet", "kube-apiserver", "containerd", "etcd", "bridge"]) await this.stopProcess(name);
+    for (const name of ["kubelet", "kube-apiserver", "containerd", "etcd", "bridge"]) {
+      await this.stopProcess(name);
+      lap(name);
+    }
     // Whatever is still in the run's cgroups: shims, pause and container processes.
     const deadline = Date.now() + 20_000;
     for (;;) {
@@ -601,6 +615,7 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
       }
       await sleep(100);
     }
+    lap("processes in the cgroups");
     // Mounts under the run directory (the kubelet's bind mount of its root, tmpfs
     // volumes, container root filesystems, sandbox /dev/shm), the deepest first.
     for (let round = 0; ; round++) {
@@ -611,6 +626,7 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
         if (sh("umount", [m], { allowFail: true }).status !== 0 && round > 2) sh("umount", ["-l", m], { allowFail: true });
       }
     }
+    lap("unmount");
     for (const d of this.cgroupDirs()) {
       for (let i = 0; existsSync(d); i++) {
         try {
@@ -621,7 +637,9 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
         }
       }
     }
+    lap("cgroups");
     if (sh("ip", ["netns", "list"]).out.split("\n").some((l) => l.split(" ")[0] === this.id)) sh("ip", ["netns", "del", this.id]);
+    lap("netns");
     for (const s of this.newShimSockets()) rmSync(join("/run/containerd/s", s), { force: true });
     if (this.createdRunContainerd) {
       for (const d of ["/run/containerd/s", "/run/containerd"]) {
