@@ -24,7 +24,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, readdirSync, openSync, readFileSync, readlinkSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
-import { connect, createServer, type Server } from "node:net";
+import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { makePki, signCert, type Pki } from "../kube-apiserver/pki.ts";
 
@@ -97,10 +97,14 @@ export interface ApiAnswer {
 }
 
 /** A loopback TCP listener that forwards each connection to a Unix socket. */
-async function loopbackTo(socketPath: string): Promise<{ server: Server; port: number }> {
+async function loopbackTo(socketPath: string): Promise<{ port: number; close: () => Promise<void> }> {
+  const open = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect(socketPath);
+    open.add(client).add(upstream);
     const end = () => {
+      open.delete(client);
+      open.delete(upstream);
       client.destroy();
       upstream.destroy();
     };
@@ -113,7 +117,12 @@ async function loopbackTo(socketPath: string): Promise<{ server: Server; port: n
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
   });
-  return { server, port: (server.address() as { port: number }).port };
+  // close() alone waits for every connection to end, and fetch keeps them alive for a while.
+  const close = async () => {
+    for (const sock of open) sock.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  };
+  return { port: (server.address() as { port: number }).port, close };
 }
 
 export class TestNode {
@@ -123,7 +132,7 @@ export class TestNode {
   readonly bins: NodeBinaries;
   private pki!: Pki;
   private readonly procs = new Map<string, ChildProcess>();
-  private readonly listeners: Server[] = [];
+  private readonly listeners: Array<() => Promise<void>> = [];
   private shimSocketsBefore = new Set<string>();
   private createdRunContainerd = false;
   /** Loopback ports in front of the API server and the pods' ports (the node's address). */
@@ -182,11 +191,11 @@ export class TestNode {
     const sockets = [`${join(this.dir, "api.sock")}=${SERVICE_IP}:443`, ...podPorts.map((p) => `${join(this.dir, `pod-${p}.sock`)}=${NODE_IP}:${p}`)];
     await this.startInNode("bridge", [process.execPath, join(ROOT, "test/node/bridge.ts"), ...sockets], { readyFile: join(this.dir, "api.sock") });
     const api = await loopbackTo(join(this.dir, "api.sock"));
-    this.listeners.push(api.server);
+    this.listeners.push(api.close);
     this.apiPort = api.port;
     for (const p of podPorts) {
       const l = await loopbackTo(join(this.dir, `pod-${p}.sock`));
-      this.listeners.push(l.server);
+      this.listeners.push(l.close);
       this.podPorts.set(p, l.port);
     }
 
@@ -594,7 +603,8 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
       this.stopTimings[what] = Math.round(performance.now() - t);
       t = performance.now();
     };
-    for (const l of this.listeners.splice(0)) await new Promise<void>((r) => l.close(() => r()));
+    for (const close of this.listeners.splice(0)) await close();
+    lap("loopback listeners");
     // The kubelet first (it would restart containers), then the rest, politely.
     for (const name of ["kubelet", "kube-apiserver", "containerd", "etcd", "bridge"]) {
       await this.stopProcess(name);
@@ -665,14 +675,29 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
     if (left.length === 0) rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /**
+   * SIGTERM, then SIGKILL after 10 s. Waits by looking at /proc, not for the
+   * ChildProcess "exit" event: measured here, Bun delivered the kubelet's
+   * "exit" about 90 s after the process had gone.
+   */
   private async stopProcess(name: string) {
-    const p = this.procs.get(name);
-    if (!p || !this.alive(name)) return;
-    const exited = new Promise<void>((r) => p.once("exit", () => r()));
-    p.kill("SIGTERM");
-    const t = setTimeout(() => p.kill("SIGKILL"), 10_000);
-    await exited;
-    clearTimeout(t);
+    const pid = this.procs.get(name)?.pid;
+    if (!pid) return;
+    const gone = () => !existsSync(`/proc/${pid}`) || isZombie(pid);
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(pid, sig);
+      } catch {
+        // already gone
+      }
+    };
+    if (gone()) return;
+    signal("SIGTERM");
+    for (let waited = 0; !gone(); waited += 50) {
+      if (waited === 10_000) signal("SIGKILL");
+      if (waited > 20_000) throw new Error(`teardown: ${name} (${pid}) does not die`);
+      await sleep(50);
+    }
   }
 
   private cgroupPids(): number[] {
