@@ -625,6 +625,8 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
       }
       await sleep(100);
     }
+    // Killed shims' children were handed to the machine's init, which reaps them in its own time.
+    for (const until = Date.now() + 15_000; this.processesOfRun().length > 0 && Date.now() < until; ) await sleep(100);
     lap("processes in the cgroups");
     // Mounts under the run directory (the kubelet's bind mount of its root, tmpfs
     // volumes, container root filesystems, sandbox /dev/shm), the deepest first.
@@ -708,6 +710,20 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
     return [...pids];
   }
 
+  /** Every process whose /proc/PID/cgroup names the run's cgroup, zombies included (they keep the name). */
+  private processesOfRun(): number[] {
+    const found: number[] = [];
+    for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
+      try {
+        const cg = readFileSync(`/proc/${pid}/cgroup`, "utf8");
+        if (cg.includes(`/${this.id}/`) || cg.split("\n").some((l) => l.endsWith(`/${this.id}`))) found.push(Number(pid));
+      } catch {
+        // exited meanwhile
+      }
+    }
+    return found;
+  }
+
   private newShimSockets(): string[] {
     if (!existsSync("/run/containerd/s")) return [];
     return readdirSync("/run/containerd/s").filter((s) => !this.shimSocketsBefore.has(s));
@@ -723,15 +739,8 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
           .map((l) => l.split(" ") as [string, string])
       : [];
     for (const [name, pid] of recorded) if (existsSync(`/proc/${pid}`) && !isZombie(Number(pid))) left.push(`process ${name} (${pid})`);
-    // Any process still in one of the run's cgroups, or running from the run directory.
-    for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-      try {
-        const cg = readFileSync(`/proc/${pid}/cgroup`, "utf8");
-        if (cg.includes(`/${this.id}/`) || cg.split("\n").some((l) => l.endsWith(`/${this.id}`))) left.push(`process ${pid} in cgroup /${this.id}`);
-      } catch {
-        // exited meanwhile
-      }
-    }
+    // Any process still in one of the run's cgroups (an exited one not yet reaped counts too).
+    for (const pid of this.processesOfRun()) left.push(`process ${pid} in cgroup /${this.id}${isZombie(pid) ? " (exited, not yet reaped)" : ""}`);
     for (const m of mountsUnder(this.dir)) left.push(`mount ${m}`);
     for (const h of TestNode.hierarchies()) if (existsSync(join(h, this.id))) left.push(`cgroup ${join(h, this.id)}`);
     if (sh("ip", ["netns", "list"]).out.split("\n").some((l) => l.split(" ")[0] === this.id)) left.push(`network namespace ${this.id}`);
