@@ -25,7 +25,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, readdirSync, openSync, readFileSync, readlinkSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { makePki, signCert, type Pki } from "../kube-apiserver/pki.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -125,9 +125,18 @@ async function loopbackTo(socketPath: string): Promise<{ port: number; close: ()
   return { port: (server.address() as { port: number }).port, close };
 }
 
+const RUN_DIR_PREFIX = "/tmp/minio-sidecar-node-";
+
+/** run.json in a run directory: what stop() needs besides the pid file, for a later run to clean up. */
+interface RunRecord {
+  id: string;
+  shimSocketsBefore: string[];
+  createdRunContainerd: boolean;
+}
+
 export class TestNode {
-  /** Names the network namespace and the cgroups: unique per test process. */
-  readonly id = `mos-node-${process.pid}`;
+  /** Names the network namespace and the cgroups: unique per test process (its pid). */
+  readonly id: string;
   readonly dir: string;
   readonly bins: NodeBinaries;
   private pki!: Pki;
@@ -146,9 +155,37 @@ export class TestNode {
   readonly stopTimings: Record<string, number> = {};
   log: (line: string) => void = (line) => console.log(`test:node: ${line}`);
 
-  private constructor(bins: NodeBinaries) {
+  private constructor(bins: NodeBinaries, stale?: RunRecord & { dir: string }) {
     this.bins = bins;
-    this.dir = mkdtempSync("/tmp/minio-sidecar-node-");
+    this.id = stale?.id ?? `mos-node-${process.pid}`;
+    this.dir = stale?.dir ?? mkdtempSync(RUN_DIR_PREFIX);
+    if (stale) {
+      this.shimSocketsBefore = new Set(stale.shimSocketsBefore);
+      this.createdRunContainerd = stale.createdRunContainerd;
+    }
+  }
+
+  /**
+   * Tears down what runs of a test process that no longer exists left behind
+   * (one killed before its teardown: SIGKILL, a CI timeout), found by their
+   * run records. Returns the run directories it cleaned.
+   */
+  static async cleanUpStaleRuns(): Promise<string[]> {
+    const cleaned: string[] = [];
+    for (const d of readdirSync(dirname(RUN_DIR_PREFIX)).map((e) => join(dirname(RUN_DIR_PREFIX), e)).filter((e) => e.startsWith(RUN_DIR_PREFIX))) {
+      let rec: RunRecord;
+      try {
+        rec = JSON.parse(readFileSync(join(d, "run.json"), "utf8")) as RunRecord;
+      } catch {
+        continue; // not (yet) a run of ours
+      }
+      const owner = Number(rec.id.replace("mos-node-", ""));
+      if (existsSync(`/proc/${owner}`) && !isZombie(owner)) continue; // still running
+      const node = new TestNode(undefined as unknown as NodeBinaries, { ...rec, dir: d });
+      await node.stop();
+      cleaned.push(d);
+    }
+    return cleaned;
   }
 
   get pidFile(): string {
@@ -179,6 +216,9 @@ export class TestNode {
     appendFileSync(this.pidFile, `# ${this.id}: netns ${this.id}, cgroup /${this.id}, dir ${this.dir}\n`);
     this.shimSocketsBefore = new Set(existsSync("/run/containerd/s") ? readdirSync("/run/containerd/s") : []);
     this.createdRunContainerd = !existsSync("/run/containerd");
+    // What a later run needs to clean up after this one, should this process die before stop().
+    const rec: RunRecord = { id: this.id, shimSocketsBefore: [...this.shimSocketsBefore], createdRunContainerd: this.createdRunContainerd };
+    writeFileSync(join(this.dir, "run.json"), JSON.stringify(rec));
     this.makeNetns();
     this.makeCgroups();
     const pkiDir = join(this.dir, "pki");
@@ -609,6 +649,9 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
     for (const name of ["kubelet", "kube-apiserver", "containerd", "etcd", "bridge"]) {
       await this.stopProcess(name);
       lap(name);
+      // Pods left running (a test that failed half-way) would hold their watches open and
+      // make the API server wait for them: with the kubelet gone, end them at once.
+      if (name === "kubelet") for (const pid of this.cgroupPids("kubepods")) signalPid(pid, "SIGKILL");
     }
     // Whatever is still in the run's cgroups: shims, pause and container processes.
     const deadline = Date.now() + 20_000;
@@ -616,13 +659,7 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
       const pids = this.cgroupPids();
       if (pids.length === 0) break;
       if (Date.now() > deadline) throw new Error(`teardown: processes ${pids.join(", ")} do not die`);
-      for (const pid of pids) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
+      for (const pid of pids) signalPid(pid, "SIGKILL");
       await sleep(100);
     }
     // Killed shims' children were handed to the machine's init, which reaps them in its own time.
@@ -683,16 +720,11 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
    * "exit" about 90 s after the process had gone.
    */
   private async stopProcess(name: string) {
-    const pid = this.procs.get(name)?.pid;
-    if (!pid) return;
+    const pid = this.recordedPids().find(([n]) => n === name)?.[1];
+    // Only while the pid is still in the run's cgroup: after a crash it may be someone else's now.
+    if (!pid || !this.inRunCgroup(pid)) return;
     const gone = () => !existsSync(`/proc/${pid}`) || isZombie(pid);
-    const signal = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(pid, sig);
-      } catch {
-        // already gone
-      }
-    };
+    const signal = (sig: NodeJS.Signals) => signalPid(pid, sig);
     if (gone()) return;
     signal("SIGTERM");
     for (let waited = 0; !gone(); waited += 50) {
@@ -702,26 +734,40 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
     }
   }
 
-  private cgroupPids(): number[] {
+  /** Members of the run's cgroups (or of those whose path contains `under`). */
+  private cgroupPids(under = ""): number[] {
     const pids = new Set<number>();
-    for (const d of this.cgroupDirs()) {
+    for (const d of this.cgroupDirs().filter((d) => d.includes(under))) {
       for (const l of readFileSync(join(d, "cgroup.procs"), "utf8").split("\n")) if (l) pids.add(Number(l));
     }
     return [...pids];
   }
 
-  /** Every process whose /proc/PID/cgroup names the run's cgroup, zombies included (they keep the name). */
-  private processesOfRun(): number[] {
-    const found: number[] = [];
-    for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-      try {
-        const cg = readFileSync(`/proc/${pid}/cgroup`, "utf8");
-        if (cg.includes(`/${this.id}/`) || cg.split("\n").some((l) => l.endsWith(`/${this.id}`))) found.push(Number(pid));
-      } catch {
-        // exited meanwhile
-      }
+  /** [name, pid] of every process the pid file records. */
+  private recordedPids(): Array<[string, number]> {
+    if (!existsSync(this.pidFile)) return [];
+    return readFileSync(this.pidFile, "utf8")
+      .split("\n")
+      .filter((l) => /^\S+ \d+$/.test(l))
+      .map((l) => [l.split(" ")[0]!, Number(l.split(" ")[1])]);
+  }
+
+  /** Whether /proc/PID/cgroup names the run's cgroup (zombies keep the name). */
+  private inRunCgroup(pid: number): boolean {
+    try {
+      const cg = readFileSync(`/proc/${pid}/cgroup`, "utf8");
+      return cg.includes(`/${this.id}/`) || cg.split("\n").some((l) => l.endsWith(`/${this.id}`));
+    } catch {
+      return false; // gone
     }
-    return found;
+  }
+
+  /** Every process in the run's cgroups, zombies included. */
+  private processesOfRun(): number[] {
+    return readdirSync("/proc")
+      .filter((p) => /^\d+$/.test(p))
+      .map(Number)
+      .filter((pid) => this.inRunCgroup(pid));
   }
 
   private newShimSockets(): string[] {
@@ -732,13 +778,7 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
   /** What of this run is still on the machine: processes, mounts, cgroups, the namespace, shim sockets. Empty after stop(). */
   leftovers(): string[] {
     const left: string[] = [];
-    const recorded = existsSync(this.pidFile)
-      ? readFileSync(this.pidFile, "utf8")
-          .split("\n")
-          .filter((l) => /^\S+ \d+$/.test(l))
-          .map((l) => l.split(" ") as [string, string])
-      : [];
-    for (const [name, pid] of recorded) if (existsSync(`/proc/${pid}`) && !isZombie(Number(pid))) left.push(`process ${name} (${pid})`);
+    for (const [name, pid] of this.recordedPids()) if (this.inRunCgroup(pid) && !isZombie(pid)) left.push(`process ${name} (${pid})`);
     // Any process still in one of the run's cgroups (an exited one not yet reaped counts too).
     for (const pid of this.processesOfRun()) left.push(`process ${pid} in cgroup /${this.id}${isZombie(pid) ? " (exited, not yet reaped)" : ""}`);
     for (const m of mountsUnder(this.dir)) left.push(`mount ${m}`);
@@ -746,6 +786,14 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
     if (sh("ip", ["netns", "list"]).out.split("\n").some((l) => l.split(" ")[0] === this.id)) left.push(`network namespace ${this.id}`);
     for (const s of this.newShimSockets()) left.push(`shim socket /run/containerd/s/${s}`);
     return left;
+  }
+}
+
+function signalPid(pid: number, sig: NodeJS.Signals) {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // already gone
   }
 }
 

@@ -136,6 +136,8 @@ beforeAll(async () => {
   writePauseImage(join(work, "pause.oci.tar"));
   writeStandInImage(join(work, "stand-in.oci.tar"), standInBin);
 
+  // A run killed before its teardown (SIGKILL, a CI timeout) left its node behind: remove it first.
+  for (const d of await TestNode.cleanUpStaleRuns()) console.log(`test:node: cleaned up the node a killed run left in ${d}`);
   node = await TestNode.start({ archives: [join(work, "pause.oci.tar"), join(work, "stand-in.oci.tar")], pauseImage: PAUSE_IMAGE }, [9000]);
   // The product's image, imported as the issue asks (`ctr -n k8s.io images import`); its name is whatever the archive carries.
   const before = new Set(node.imageNames());
