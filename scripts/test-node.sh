@@ -29,7 +29,8 @@ command -v runc >/dev/null || missing+=(runc)
 command -v catatonit >/dev/null || missing+=(catatonit)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "test:node: installing ${missing[*]}" >&2
-  apt-get install -y --no-install-recommends "${missing[@]}" >&2
+  apt-get install -y --no-install-recommends "${missing[@]}" >&2 ||
+    { apt-get update >&2 && apt-get install -y --no-install-recommends "${missing[@]}" >&2; }
 fi
 
 start=$SECONDS
