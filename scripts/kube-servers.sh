@@ -41,12 +41,18 @@ export GOTOOLCHAIN=local
 need_go() {
   local want
   want=$(awk '$1 == "go" { print $2; exit }' "$mod_dir/go.mod")
+  local what="kube-apiserver and etcd"
+  # With --node, containerd's module may want a newer Go than Kubernetes'.
+  if [ "${node:-false}" = true ]; then
+    what="kube-apiserver, etcd, the kubelet and containerd"
+    want=$(printf '%s\n%s\n' "$want" "$(awk '$1 == "go" { print $2; exit }' "$ctd_dir/go.mod")" | sort -V | tail -1)
+  fi
   GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
   local have
   have=$("$GO" env GOVERSION 2>/dev/null) || have=""
   have=${have#go}
   if [ -z "$have" ] || [ "$(printf '%s\n%s\n' "$want" "$have" | sort -V | head -1)" != "$want" ]; then
-    echo "kube-servers: needs the Go toolchain >= $want (on PATH, at /usr/local/go/bin/go, or \$GO) to build kube-apiserver and etcd${have:+; found go$have}" >&2
+    echo "kube-servers: needs the Go toolchain >= $want (on PATH, at /usr/local/go/bin/go, or \$GO) to build $what${have:+; found go$have}" >&2
     exit 1
   fi
   export PATH="$(dirname "$GO"):$PATH"
