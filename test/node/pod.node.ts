@@ -16,7 +16,7 @@
  * a pod without MinIO. The last test stops the node and checks that nothing
  * of it is left on the machine.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { AwsClient } from "aws4fetch";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -100,6 +100,7 @@ async function waitPod(name: string, what: string, ok: (p: Pod) => boolean, time
 
 /** Deletes the pod and waits until the API server no longer has it (the kubelet has stopped every container). */
 async function deletePodAndWait(name: string) {
+  if (!node || !(await getPod(name))) return;
   await node.api("DELETE", `/api/v1/namespaces/${NS}/pods/${name}`);
   const deadline = Date.now() + 60_000;
   while (await getPod(name)) {
@@ -169,9 +170,12 @@ afterAll(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
+// The pods share the node's network (fixed ports): a test that fails half-way must not leave its
+// pod behind, or the kubelet refuses the next one (host port conflict) and the failure cascades.
 describe("the operator's pod on a real node, under the shipped Role (deploy/rbac.yaml)", () => {
   const POD = "myminio-pool-0-0";
   let created = 0;
+  afterAll(() => deletePodAndWait(POD));
 
   test("the node is Ready and reports the pinned kubelet and containerd", async () => {
     const n = await node.ok("GET", `/api/v1/nodes/${NODE_NAME}`);
@@ -278,6 +282,7 @@ describe("the operator's pod on a real node, under the shipped Role (deploy/rbac
 
 describe("the operator's pod under the operator's own per-Tenant Role", () => {
   const POD = "myminio-pool-0-0";
+  afterAll(() => deletePodAndWait(POD));
 
   test("turns Ready and its webhook creates a bucket Service", async () => {
     for (const o of operatorTenantRbac(TENANT, NS)) await apply(o);
@@ -294,6 +299,10 @@ describe("the operator's pod under the operator's own per-Tenant Role", () => {
 });
 
 describe("what the kubelet shows when the sidecar cannot work", () => {
+  afterEach(async () => {
+    await deletePodAndWait("broken-pool-0-0");
+    await deletePodAndWait("myminio-pool-0-0");
+  });
   test("a failing validate puts its reason in initContainerStatuses[0].state.terminated.message", async () => {
     for (const o of operatorTenantRbac("broken", NS)) await apply(o);
     await apply(secret("broken-configuration", ['export MINIO_BROWSER="on"']));
