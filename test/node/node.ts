@@ -785,6 +785,11 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
     for (const h of TestNode.hierarchies()) if (existsSync(join(h, this.id))) left.push(`cgroup ${join(h, this.id)}`);
     if (sh("ip", ["netns", "list"]).out.split("\n").some((l) => l.split(" ")[0] === this.id)) left.push(`network namespace ${this.id}`);
     for (const s of this.newShimSockets()) left.push(`shim socket /run/containerd/s/${s}`);
+    // The node's own ports lived in its namespace; the loopback ones in front of them are this process's.
+    const listening = sh("ss", ["-Hltn"], { allowFail: true }).out;
+    for (const port of [this.apiPort, ...this.podPorts.values()]) {
+      if (port && listening.split("\n").some((l) => l.split(/\s+/)[3]?.endsWith(`:${port}`))) left.push(`listening port 127.0.0.1:${port}`);
+    }
     return left;
   }
 }

@@ -342,7 +342,7 @@ describe("what the kubelet shows when the sidecar cannot work", () => {
 });
 
 describe("teardown", () => {
-  test("stopping the node leaves none of its processes, mounts, cgroups, network namespace or shim sockets", async () => {
+  test("stopping the node leaves none of its processes, mounts, cgroups, network namespace, shim sockets or ports", async () => {
     expect(node.leftovers().length).toBeGreaterThan(0); // the check sees a running node
     const t0 = performance.now();
     await node.stop();
