@@ -19,7 +19,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { AwsClient } from "aws4fetch";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadAll } from "js-yaml";
@@ -129,7 +129,12 @@ function standIn(credentials?: { accessKeyId: string; secretAccessKey: string })
 
 beforeAll(async () => {
   if (!existsSync(SIDECAR_ARCHIVE)) throw new Error(`${SIDECAR_ARCHIVE} is missing: run npm run image first`);
-  work = mkdtempSync(join(tmpdir(), "node-test-images-"));
+  // Named after this process, so a later run can tell a killed run's leftovers from a live run's.
+  for (const d of readdirSync(tmpdir()).filter((d) => /^node-test-images-\d+-/.test(d))) {
+    const owner = Number(d.split("-")[3]);
+    if (!existsSync(`/proc/${owner}`)) rmSync(join(tmpdir(), d), { recursive: true, force: true });
+  }
+  work = mkdtempSync(join(tmpdir(), `node-test-images-${process.pid}-`));
   // The stand-in MinIO, compiled like the product, and the pause image.
   const standInBin = join(work, "stand-in-minio");
   const b = spawnSync(process.execPath, ["build", "--compile", join(ROOT, "test/node/stand-in-minio.ts"), "--outfile", standInBin], { encoding: "utf8" });
