@@ -6,8 +6,9 @@
 #
 # Needs: root (network namespaces, mounts, cgroups), the Go toolchain when the
 # node's binaries are not cached yet (scripts/kube-servers.sh --node builds the
-# kubelet and containerd besides the API server: about 8 minutes cold on two
-# cores), runc and catatonit (installed here when missing), and the image
+# kubelet and containerd besides the API server and etcd: about 10 minutes for
+# all of them from a cold Go build cache on two cores), runc and catatonit
+# (installed here when missing), and the image
 # archive dist/minio-operator-sidecar.oci.tar that `npm run image` writes.
 # Extra arguments go to bun test (e.g. -t "NotReady").
 set -euo pipefail
