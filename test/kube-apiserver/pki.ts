@@ -27,20 +27,20 @@ function openssl(dir: string, args: string[]) {
   if (r.status !== 0) throw new Error(`openssl ${args.join(" ")} failed: ${r.stderr.trim()}`);
 }
 
-export function makePki(dir: string): Pki {
+/**
+ * `extraSans`: more subjectAltName entries for the serving certificate (e.g.
+ * "IP:10.96.0.1" for a node test's API server on a Service address).
+ */
+export function makePki(dir: string, extraSans: string[] = []): Pki {
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   openssl(dir, ["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=minio-operator-sidecar test CA"]);
   writeFileSync(
     join(dir, "serving.ext"),
-    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n",
+    `subjectAltName=${["IP:127.0.0.1", "DNS:localhost", "DNS:kubernetes", "DNS:kubernetes.default", "DNS:kubernetes.default.svc", "DNS:kubernetes.default.svc.cluster.local", ...extraSans].join(",")}\n` +
+      "extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n",
   );
-  writeFileSync(join(dir, "client.ext"), "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n");
-  const signed = (name: string, subj: string, ext: string) => {
-    openssl(dir, ["req", "-new", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subj]);
-    openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", `${name}.crt`]);
-  };
-  signed("serving", "/CN=kube-apiserver", "serving.ext");
-  signed("admin", "/O=system:masters/CN=test-harness-admin", "client.ext");
+  signCert(dir, "serving", "/CN=kube-apiserver", "serving.ext");
+  signCert(dir, "admin", "/O=system:masters/CN=test-harness-admin");
   openssl(dir, ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.key"]);
   openssl(dir, ["pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub"]);
   const p = (n: string) => join(dir, n);
@@ -56,4 +56,17 @@ export function makePki(dir: string): Pki {
     adminCertPem: readFileSync(p("admin.crt"), "utf8"),
     adminKeyPem: readFileSync(p("admin.key"), "utf8"),
   };
+}
+
+/**
+ * `name`.key and `name`.crt in `dir`, signed by the CA makePki made there:
+ * a client certificate for `subj` (O= groups, CN= user), or, given `ext`,
+ * whatever that extensions file says.
+ */
+export function signCert(dir: string, name: string, subj: string, ext = "client.ext"): { crt: string; key: string } {
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  writeFileSync(join(dir, "client.ext"), "extendedKeyUsage=clientAuth\nkeyUsage=digitalSignature\n");
+  openssl(dir, ["req", "-new", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subj]);
+  openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", `${name}.crt`]);
+  return { crt: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
 }
