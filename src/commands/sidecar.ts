@@ -156,6 +156,9 @@ export async function startSidecar(o: SidecarOptions, d: SidecarDeps, stopEarly?
   }
   log.info({ probe: o.probeAddress, webhook: o.webhookAddress, sidecar: o.sidecarAddress, minio: minio.url("/").origin }, "sidecar serving");
   const [probe, webhook, sidecarApi] = listeners as [Listener, Listener, Listener];
+  for (const [flag, l] of [["--probe-address", probe], ["--sidecar-address", sidecarApi]] as const) {
+    if (l.ipv4Only) log.warn({ flag, port: l.port }, "this kernel has no IPv6: listening on IPv4 only (0.0.0.0)");
+  }
   return {
     controller,
     buckets,
