@@ -54,8 +54,9 @@ describe("deploy/ manifests", () => {
       "examples/tenant.yaml: Tenant minio-tenant/myminio",
       "image/kustomization.yaml: Component -/-",
       "kustomization.yaml: Kustomization -/-",
+      "operator/inject/kustomization.yaml: Component -/-",
+      "operator/inject/patch.yaml: Deployment minio-operator/minio-operator",
       "operator/kustomization.yaml: Kustomization -/-",
-      "operator/patch.yaml: Deployment minio-operator/minio-operator",
       "rbac.yaml: ServiceAccount minio-tenant/myminio-sidecar",
       "rbac.yaml: Role minio-tenant/myminio-sidecar",
       "rbac.yaml: RoleBinding minio-tenant/myminio-sidecar",
@@ -147,7 +148,7 @@ describe("deploy/ manifests", () => {
   });
 
   test("the operator patch sets OPERATOR_SIDECAR_IMAGE on the operator container and nothing else", () => {
-    const dep = one<V1Deployment>("Deployment", "operator/patch.yaml");
+    const dep = one<V1Deployment>("Deployment", "operator/inject/patch.yaml");
     expect(dep.apiVersion).toBe("apps/v1");
     expect(dep.metadata).toEqual({ name: "minio-operator", namespace: "minio-operator" });
     const containers = dep.spec!.template.spec!.containers;
