@@ -255,7 +255,7 @@ describe("deploy/rbac.yaml is enough for the sidecar (fake API server enforcing 
     const configFile = join(dir, "validate", "config.env");
     const r = await runCli(["validate", "--tenant", "myminio", "--namespace", namespace, "--kubeconfig", kubeconfig, "--config-file", configFile]);
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
-    expect(readFileSync(configFile, "utf8")).toBe(readFileSync(join(ROOT, "test/fixtures/examples/tenant-base.expected.env"), "utf8"));
+    expect(readFileSync(configFile, "utf8")).toBe(readFileSync(join(ROOT, "test/fixtures/examples/deploy-example.expected.env"), "utf8"));
     expect(forbidden()).toEqual([]);
   });
 
