@@ -91,7 +91,7 @@ fi
 bin=$off/dist/minio-operator-sidecar
 if [ -x "$bin" ]; then
   if out=$(cd "$off" && isolate "$bin" render --tenant-file deploy/examples/tenant.yaml --secret-file deploy/examples/secret.yaml) &&
-    [ "$out" = "$(cat "$off/test/fixtures/examples/tenant-base.expected.env")" ]; then
+    [ "$out" = "$(cat "$off/test/fixtures/examples/deploy-example.expected.env")" ]; then
     result PASS "render without network" "$how"
   else
     result FAIL "render without network"

@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.." || exit 1
 export PATH="$PWD/node_modules/.bin:$PATH"
 
 BIN=${1:-dist/minio-operator-sidecar}
-EXPECTED=test/fixtures/examples/tenant-base.expected.env
+EXPECTED=test/fixtures/examples/deploy-example.expected.env
 [ "$(id -u)" -eq 0 ] || { echo "rootfs-check: needs root (mount, chroot)" >&2; exit 2; }
 if [ ! -x "$BIN" ]; then npm run build >/dev/null || { echo "rootfs-check: build failed" >&2; exit 1; }; fi
 

@@ -6,6 +6,13 @@
 # Plain `bun test` never picks these files up: they do not match its
 # *.test.ts pattern; bun runs them only when named, as here.
 # Extra arguments go to bun test (e.g. -t "410").
+# The API server runs with OwnerReferencesPermissionEnforcement (as OpenShift).
+# KUBE_TEST_ROLE=operator-per-tenant binds the sidecar to the Role the MinIO
+# Operator gives Tenant pods instead of deploy/rbac.yaml's (test/support/kube-backend.ts);
+# with the binary built, e.g.:
+#   KUBE_TEST_ROLE=operator-per-tenant SIDECAR_BIN=$PWD/dist/minio-operator-sidecar \
+#     bun test --timeout 60000 ./test/kube/webhook-buckets.kube.ts ./test/kube/reconcile-buckets.kube.ts
+# (one known failure there: the operator's Role has no update on services, docs/reference.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"

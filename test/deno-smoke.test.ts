@@ -189,6 +189,8 @@ describe("against the fake API server (https + CA, the shipped Role)", () => {
           configFile: w.configFile,
           args: ["--minio-url", w.minio.url],
           env: denoEnv(),
+          // Probe and sidecar API as :PORT, the form of their defaults (IPv4 and IPv6).
+          anyAddress: true,
         });
       } finally {
         if (saved === undefined) delete process.env.SIDECAR_BIN;
@@ -205,6 +207,13 @@ describe("against the fake API server (https + CA, the shipped Role)", () => {
       const s = (await (await sc.probe("/status")).json()) as { configValid: boolean; watches: Array<{ state: string }> };
       expect(s.configValid).toBe(true);
       expect(await readFile(w.configFile, "utf8")).toContain(`export MINIO_DNS_WEBHOOK_ENDPOINT="http://127.0.0.1:4222/webhook/v1/bucketsrv/${NS}/${TENANT}"\n`);
+    });
+
+    test("/healthz and the sidecar API on 127.0.0.1 and [::1]: one dual-stack socket under Deno.serve too", async () => {
+      for (const host of ["127.0.0.1", "[::1]"]) {
+        expect((await fetch(`http://${host}:${sc.ports.probe}/healthz`)).status).toBe(200);
+        expect((await fetch(`http://${host}:${sc.ports.sidecar}/`)).status).toBeLessThan(500);
+      }
     });
 
     test("/ready over TLS (node:https under Deno): certificate not verified, SNI sent, connection kept alive", async () => {

@@ -54,8 +54,9 @@ describe("deploy/ manifests", () => {
       "examples/tenant.yaml: Tenant minio-tenant/myminio",
       "image/kustomization.yaml: Component -/-",
       "kustomization.yaml: Kustomization -/-",
+      "operator/inject/kustomization.yaml: Component -/-",
+      "operator/inject/patch.yaml: Deployment minio-operator/minio-operator",
       "operator/kustomization.yaml: Kustomization -/-",
-      "operator/patch.yaml: Deployment minio-operator/minio-operator",
       "rbac.yaml: ServiceAccount minio-tenant/myminio-sidecar",
       "rbac.yaml: Role minio-tenant/myminio-sidecar",
       "rbac.yaml: RoleBinding minio-tenant/myminio-sidecar",
@@ -147,7 +148,7 @@ describe("deploy/ manifests", () => {
   });
 
   test("the operator patch sets OPERATOR_SIDECAR_IMAGE on the operator container and nothing else", () => {
-    const dep = one<V1Deployment>("Deployment", "operator/patch.yaml");
+    const dep = one<V1Deployment>("Deployment", "operator/inject/patch.yaml");
     expect(dep.apiVersion).toBe("apps/v1");
     expect(dep.metadata).toEqual({ name: "minio-operator", namespace: "minio-operator" });
     const containers = dep.spec!.template.spec!.containers;
@@ -254,7 +255,7 @@ describe("deploy/rbac.yaml is enough for the sidecar (fake API server enforcing 
     const configFile = join(dir, "validate", "config.env");
     const r = await runCli(["validate", "--tenant", "myminio", "--namespace", namespace, "--kubeconfig", kubeconfig, "--config-file", configFile]);
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
-    expect(readFileSync(configFile, "utf8")).toBe(readFileSync(join(ROOT, "test/fixtures/examples/tenant-base.expected.env"), "utf8"));
+    expect(readFileSync(configFile, "utf8")).toBe(readFileSync(join(ROOT, "test/fixtures/examples/deploy-example.expected.env"), "utf8"));
     expect(forbidden()).toEqual([]);
   });
 

@@ -133,7 +133,9 @@ interface InProcess {
 
 const FAST = { resyncMs: 60_000, streamMs: 1_500, silenceGraceMs: 1_000, headerTimeoutMs: 1_000, backoff: { baseMs: 50, capMs: 200 }, wedgeSlackMs: 1_000 };
 
-async function inProcess(o: { objects?: KObject[]; minioHostPort?: string; minioUrl?: string; api?: FakeApiServer; secretName?: string } = {}): Promise<InProcess> {
+async function inProcess(
+  o: { objects?: KObject[]; minioHostPort?: string; minioUrl?: string; api?: FakeApiServer; secretName?: string; wedgeExitAfterMs?: number } = {},
+): Promise<InProcess> {
   const api =
     o.api ??
     (await startFakeApiServer({
@@ -154,7 +156,7 @@ async function inProcess(o: { objects?: KObject[]; minioHostPort?: string; minio
       minioUrl: o.minioUrl,
       pruneBucketServices: false,
     },
-    { kube: loadKube(`${dir}/kc`), log, watchTimings: FAST, minioHostPort: o.minioHostPort, initialSyncWaitMs: 3_000 },
+    { kube: loadKube(`${dir}/kc`), log, watchTimings: FAST, minioHostPort: o.minioHostPort, initialSyncWaitMs: 3_000, wedgeExitAfterMs: o.wedgeExitAfterMs },
   );
   cleanups.push(async () => {
     await sc.stop();
@@ -219,6 +221,29 @@ describe("in-process: streams and loops", () => {
       return res.status === 503 ? res : undefined;
     }, 10_000, "/healthz 503");
     expect(await r.text()).toContain("stalled");
+  });
+
+  test("no liveness probe in the operator's pods: a loop wedged past its bound (+ wedgeExitAfterMs) ends the sidecar with the reason; an outage does not", async () => {
+    const p = await inProcess({ wedgeExitAfterMs: 1_000 });
+    let reason: string | undefined;
+    void p.sc.wedged.then((r) => (reason = r));
+    await until(() => fileOf(p).then((t) => t.includes(PASSWORD)));
+    // An outage longer than the wedge bound (4.5 s here) plus wedgeExitAfterMs: no exit.
+    await p.api.stop();
+    await Bun.sleep(7_000);
+    expect(reason).toBeUndefined();
+    await p.api.start();
+    await Bun.sleep(1_000);
+    // The Secret's watch dies behind the sidecar's back: /healthz 503 after the bound, the exit 1 s later.
+    const t0 = Date.now();
+    await p.sc.controller.watches[1]!.stop();
+    await until(async () => (await p.get("/healthz")).status === 503, 10_000, "/healthz 503");
+    const failingAt = Date.now();
+    expect(reason).toBeUndefined(); // not before /healthz has failed for wedgeExitAfterMs
+    const reasonText = await Promise.race([p.sc.wedged, Bun.sleep(10_000).then(() => "no exit within 10 s")]);
+    expect(reasonText).toMatch(new RegExp(`^sidecar wedged: Secret ${NS}/creds watch made no progress for \\d+ s \\(state stopped\\); exiting so the kubelet restarts the container$`));
+    expect(Date.now() - failingAt).toBeGreaterThan(500);
+    expect(Date.now() - t0).toBeLessThan(4_500 + 1_000 + 3_000);
   });
 
   test("Tenant switched to another Secret while the old one is deleted: late events of the old watch are ignored", async () => {

@@ -185,6 +185,15 @@ describe("cluster trouble", () => {
     expect(r.stderr + r2.stderr).not.toContain("HTTP protocol is not allowed");
   });
 
+  test("an explicit --kubeconfig that does not exist: exit 3 like no kubeconfig at all, naming the file, nothing written", async () => {
+    const out = await outDir();
+    const missing = join(dir, "no-such-dir", "kubeconfig.yaml");
+    const r = await validate(["--tenant", "myminio", "--namespace", NS, "--kubeconfig", missing, "--config-file", `${out}/config.env`]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toBe(`error: no Kubernetes client configuration found: --kubeconfig ${missing} does not exist\n`);
+    expect(existsSync(`${out}/config.env`)).toBe(false);
+  });
+
   test("a CA that did not sign the server certificate is refused at once, not retried (the https test above really verifies)", async () => {
     const out = await outDir();
     const kc = await kubeconfig(https, LEAST, { caPem: unrelatedCaPem() });

@@ -83,9 +83,12 @@ export class BucketServices {
         name: bucket,
         namespace: this.namespace,
         labels: { ...MANAGED_BY, [TENANT_LABEL]: owner.name },
-        ownerReferences: [
-          { apiVersion: "minio.min.io/v2", kind: "Tenant", name: owner.name, uid: owner.uid, controller: true, blockOwnerDeletion: true },
-        ],
+        // No blockOwnerDeletion: with OwnerReferencesPermissionEnforcement
+        // (OpenShift) setting it needs update on tenants/finalizers, which
+        // neither Role grants, and a refused create makes MinIO delete the
+        // bucket. Garbage collection follows the ownerReference without it
+        // (docs/design.md "Bucket Services and OpenShift").
+        ownerReferences: [{ apiVersion: "minio.min.io/v2", kind: "Tenant", name: owner.name, uid: owner.uid, controller: true }],
       },
       spec: {
         type: "ExternalName",

@@ -51,8 +51,8 @@ export function parseDuration(value: string): number | undefined {
 }
 
 /**
- * Loopback only: 127.0.0.0/8, ::1 and `localhost`. An empty host (`:4222`)
- * or 0.0.0.0 means every interface.
+ * Loopback only: 127.0.0.0/8, ::1 and `localhost`. An empty host (`:4222`:
+ * every IPv4 and IPv6 address), 0.0.0.0 or [::] is every interface.
  */
 export function isLoopbackAddress(value: string): boolean {
   return isLoopbackHost(parseAddress(value).hostname);

@@ -10,6 +10,14 @@
  * Start-up: read Tenant and Secret (retrying; never exiting on transient
  * errors), write the file, start the three servers, keep watching.
  * SIGTERM/SIGINT stop watches and servers and exit 0 within 2 s.
+ *
+ * Self-healing: the operator gives this container a readiness probe only, so
+ * a /healthz 503 restarts nothing. A watch loop that has made no progress for
+ * its wedge bound (ObjectWatch.progressing: the longest step, 5 min stream +
+ * 15 s grace + 10 s headers, plus 30 s slack) and still none WEDGE_EXIT_AFTER_MS
+ * later makes the process exit 1, the reason on stderr and in the termination
+ * log, and the kubelet restarts the container: about 6.5 minutes after the
+ * last progress. An API outage is no wedge (every failed try is progress).
  */
 import type { Logger } from "pino";
 import { BucketServices, type Owner } from "../buckets/bucket-services.ts";
@@ -54,6 +62,8 @@ export interface SidecarDeps {
   minioHostPort?: string;
   /** How long start-up waits for the first read before serving anyway (the watches keep retrying). */
   initialSyncWaitMs?: number;
+  /** How long /healthz must have been failing before the process gives up (default WEDGE_EXIT_AFTER_MS). */
+  wedgeExitAfterMs?: number;
 }
 
 export interface RunningSidecar {
@@ -65,10 +75,25 @@ export interface RunningSidecar {
   listeners: { probe: Listener; webhook: Listener; sidecar: Listener };
   /** Whether every watch loop has made progress recently (what /healthz answers). */
   healthy(): boolean;
+  /**
+   * Resolves with the reason once a loop has been wedged (healthy() false)
+   * for wedgeExitAfterMs without a break: the sidecar() command then exits
+   * non-zero so the kubelet restarts the container. Never resolves otherwise.
+   */
+  wedged: Promise<string>;
   stop(): Promise<void>;
 }
 
 const INITIAL_SYNC_WAIT_MS = 10_000;
+/**
+ * /healthz failing for this long (after the loop's own wedge bound) ends the
+ * process. 30 s: where someone did add a liveness probe, the kubelet's
+ * defaults (every 10 s, 3 failures) restart the container first, as it would
+ * any other; without one, this does.
+ */
+const WEDGE_EXIT_AFTER_MS = 30_000;
+/** How often the wedge watchdog looks: small against the bound, cheap (a few Date.now()). */
+const WEDGE_CHECK_MS = 1_000;
 /** Shutdown must finish well inside the 2 s the SPEC allows. */
 const SHUTDOWN_BUDGET_MS = 1_500;
 
@@ -124,6 +149,21 @@ export async function startSidecar(o: SidecarOptions, d: SidecarDeps, stopEarly?
 
   let stopping = false;
   const healthy = () => !stopping && controller.watches.every((w) => w.progressing);
+  let watchdog: ReturnType<typeof setInterval> | undefined;
+  const wedged = new Promise<string>((resolve) => {
+    const exitAfter = d.wedgeExitAfterMs ?? WEDGE_EXIT_AFTER_MS;
+    let failingSince: number | undefined;
+    watchdog = setInterval(() => {
+      if (stopping || healthy()) return void (failingSince = undefined);
+      failingSince ??= Date.now();
+      if (Date.now() - failingSince < exitAfter) return;
+      clearInterval(watchdog);
+      const stalled = controller.watches
+        .filter((w) => !w.progressing)
+        .map((w) => `${w.status.kind} ${o.namespace}/${w.status.name} watch made no progress for ${Math.round((Date.now() - w.progressAt) / 1000)} s (state ${w.status.state})`);
+      resolve(`sidecar wedged: ${stalled.join("; ") || "a loop stopped making progress"}; exiting so the kubelet restarts the container`);
+    }, WEDGE_CHECK_MS);
+  });
   const listeners: Listener[] = [];
   const stopAll = () => Promise.allSettled([...listeners.map((l) => l.stop()), controller.stop(), buckets.stop()]);
   // A port taken between the start-up check and here is still named by its flag.
@@ -157,6 +197,7 @@ export async function startSidecar(o: SidecarOptions, d: SidecarDeps, stopEarly?
         }), addresses.sidecar, o.sidecarAddress),
     );
   } catch (err) {
+    clearInterval(watchdog);
     await stopAll();
     minio.close();
     throw err;
@@ -164,9 +205,13 @@ export async function startSidecar(o: SidecarOptions, d: SidecarDeps, stopEarly?
   const [probe, webhook, sidecarApi] = listeners as [Listener, Listener, Listener];
   // The flag check saw the text; this sees what was bound (the webhook has no authentication).
   if (!o.allowRemoteWebhook && !isLoopbackHost(webhook.hostname)) {
+    clearInterval(watchdog);
     await stopAll();
     minio.close();
     throw new InputError(`--webhook-address ${o.webhookAddress}`, "", `bound ${webhook.hostname}, which is not a loopback address`);
+  }
+  for (const [flag, l] of [["--probe-address", probe], ["--sidecar-address", sidecarApi]] as const) {
+    if (l.ipv4Only) log.warn({ flag, port: l.port }, "this kernel has no IPv6: listening on IPv4 only (0.0.0.0)");
   }
   log.info({ probe: o.probeAddress, webhook: o.webhookAddress, sidecar: o.sidecarAddress, minio: minio.url("/").origin }, "sidecar serving");
   return {
@@ -177,8 +222,10 @@ export async function startSidecar(o: SidecarOptions, d: SidecarDeps, stopEarly?
     minio,
     listeners: { probe, webhook, sidecar: sidecarApi },
     healthy,
+    wedged,
     async stop() {
       stopping = true;
+      clearInterval(watchdog);
       await stopAll();
       minio.close();
       await events.flush();
@@ -198,9 +245,17 @@ export async function sidecar(o: SidecarOptions, log: Logger): Promise<number> {
     process.once("SIGINT", () => resolve("SIGINT"));
   });
   const running = await startSidecar(o, { kube, log }, signals);
-  const signal = await signals;
-  log.info({ signal }, "shutting down");
-  if (!running) return 0;
+  if (!running) {
+    log.info({ signal: await signals }, "shutting down");
+    return 0;
+  }
+  const outcome = await Promise.race([signals.then((signal) => ({ signal })), running.wedged.then((wedge) => ({ wedge }))]);
+  if ("wedge" in outcome) {
+    // main() prints it on stderr, logs it and writes the termination log; exit 1.
+    await Promise.race([running.stop(), new Promise((r) => setTimeout(r, SHUTDOWN_BUDGET_MS))]);
+    throw new Error(outcome.wedge);
+  }
+  log.info({ signal: outcome.signal }, "shutting down");
   const finished = await Promise.race([
     running.stop().then(() => true),
     new Promise<false>((r) => setTimeout(() => r(false), SHUTDOWN_BUDGET_MS)),

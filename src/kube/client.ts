@@ -212,10 +212,14 @@ export function defaultKubeconfigPaths(): { paths: string[]; from: string } {
 /**
  * `--kubeconfig` when given; in-cluster when KUBERNETES_SERVICE_HOST is set;
  * else $KUBECONFIG or ~/.kube/config (kubeconfig.ts). Nothing to connect to
- * is "cluster unreachable" (exit 3) naming where we looked; a kubeconfig that
- * cannot be read is invalid input naming the file.
+ * is "cluster unreachable" (exit 3) naming where we looked, an explicit
+ * --kubeconfig that does not exist too; a kubeconfig that exists and cannot
+ * be read or parsed is invalid input naming the file.
  */
 export function loadKube(kubeconfig?: string): Kube {
+  if (kubeconfig && !existsSync(kubeconfig)) {
+    throw new ClusterUnreachableError(`no Kubernetes client configuration found: --kubeconfig ${kubeconfig} does not exist`);
+  }
   if (!kubeconfig && !process.env.KUBERNETES_SERVICE_HOST) {
     // Without this check client-node's rules fall back to http://localhost:8080 and
     // every request fails with "HTTP protocol is not allowed when skipTLSVerify

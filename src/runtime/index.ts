@@ -31,12 +31,22 @@ export interface Listener {
   port: number;
   /** The address bound, as the server reports it. */
   hostname: string;
+  /** An `anyFamily` address bound 0.0.0.0 because this kernel has no IPv6. */
+  ipv4Only?: boolean;
   stop(): Promise<void>;
 }
 
 export interface Address {
   hostname: string;
   port: number;
+  /**
+   * `:PORT`: every IPv4 and IPv6 address, one `[::]` socket with IPV6_V6ONLY
+   * off (Bun and Deno leave it off, as Linux does by default), so a kubelet
+   * probing the pod's IPv6 address on an IPv6-only or IPv6-first cluster
+   * reaches it as well as one probing IPv4; 0.0.0.0 where the kernel has no
+   * IPv6. An explicit host (0.0.0.0, [::], an address) is bound as given.
+   */
+  anyFamily?: boolean;
 }
 
 /** A port held open by `holdPort`. */
@@ -168,17 +178,19 @@ export async function writeStd(fd: 1 | 2, text: string): Promise<void> {
 }
 
 /**
- * `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces). `localhost` is taken
- * to mean 127.0.0.1, never looked up: a name is resolved by whatever the
- * pod's resolver says (an /etc/hosts entry, a search domain), and the
- * webhook, which creates Services without authentication, must bind the
- * loopback address it was promised (sidecar.ts checks the bound address too).
+ * `HOST:PORT`, `[v6]:PORT` or `:PORT` (every IPv4 and IPv6 address, see
+ * Address.anyFamily). `localhost` is taken to mean 127.0.0.1, never looked
+ * up: a name is resolved by whatever the pod's resolver says (an /etc/hosts
+ * entry, a search domain), and the webhook, which creates Services without
+ * authentication, must bind the loopback address it was promised (sidecar.ts
+ * checks the bound address too).
  */
 export function parseAddress(text: string): Address {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
   const port = Number(m?.[3]);
   if (!m || port > 65535) throw new Error(`invalid address "${text}" (want HOST:PORT)`);
-  const hostname = m[1] ?? (m[2] || "0.0.0.0");
+  const hostname = m[1] ?? m[2];
+  if (!hostname) return { hostname: "::", port, anyFamily: true };
   return { hostname: hostname.toLowerCase() === "localhost" ? "127.0.0.1" : hostname, port };
 }
 
@@ -188,11 +200,34 @@ export function isLoopbackHost(hostname: string): boolean {
   return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
+/**
+ * Errors that mean "no IPv6 here" when binding [::]: EAFNOSUPPORT (kernel
+ * built or booted without IPv6), EADDRNOTAVAIL. Bun reports some bind
+ * failures without a code; its message names the family then.
+ */
+function noIPv6(err: unknown): boolean {
+  const e = err as NodeJS.ErrnoException;
+  return e?.code === "EAFNOSUPPORT" || e?.code === "EADDRNOTAVAIL" || /address family not supported/i.test(String(e?.message));
+}
+
+/** Runs `bindTo` on [::] for an anyFamily address, retrying on 0.0.0.0 where the kernel has no IPv6. */
+async function bindAnyFamily<T>(address: Address, bindTo: (a: Address) => T | Promise<T>): Promise<{ result: T; ipv4Only: boolean }> {
+  if (!address.anyFamily) return { result: await bindTo(address), ipv4Only: false };
+  try {
+    return { result: await bindTo(address), ipv4Only: false };
+  } catch (err) {
+    if (!noIPv6(err)) throw err;
+    return { result: await bindTo({ hostname: "0.0.0.0", port: address.port }), ipv4Only: true };
+  }
+}
+
 const adapter = () => (isDeno ? import("./deno.ts") : import("./bun.ts"));
 
 // deno-lint-ignore no-explicit-any
 export async function listen(app: Elysia<any, any, any, any, any, any, any>, address: Address): Promise<Listener> {
-  return (await adapter()).listen(app, address);
+  const a = await adapter();
+  const { result, ipv4Only } = await bindAnyFamily(address, (addr) => a.listen(app, addr));
+  return ipv4Only ? { ...result, ipv4Only } : result;
 }
 
 /** A LocalHttp for servers presenting certificates for `serverName`; made on first use. */
@@ -217,11 +252,13 @@ export async function checkBindable(addresses: ReadonlyArray<{ flag: string; val
   const held: HeldPort[] = [];
   try {
     for (const { flag, value } of addresses) {
-      const { hostname, port } = parseAddress(value);
       held.push(
-        await holdPort(hostname, port).catch((err: NodeJS.ErrnoException) => {
-          throw new InputError(`${flag} ${value}`, "", reasonOf(err));
-        }),
+        await bindAnyFamily(parseAddress(value), (a) => holdPort(a.hostname, a.port)).then(
+          (b) => b.result,
+          (err: NodeJS.ErrnoException) => {
+            throw new InputError(`${flag} ${value}`, "", reasonOf(err));
+          },
+        ),
       );
     }
   } finally {

@@ -29,7 +29,7 @@ test("start-up reconcile: alpha and beta get Services, the operator's minio Serv
   const beta = (await until(() => w!.service("beta"), 15_000, "Service beta")) as unknown as Svc;
   for (const s of [alpha, beta]) {
     expect(s.spec).toMatchObject({ type: "ExternalName", externalName: `minio.${NS}.svc.cluster.local` });
-    expect(s.metadata.ownerReferences).toEqual([{ apiVersion: "minio.min.io/v2", kind: "Tenant", name: "myminio", uid: w.tenantUid, controller: true, blockOwnerDeletion: true }]);
+    expect(s.metadata.ownerReferences).toEqual([{ apiVersion: "minio.min.io/v2", kind: "Tenant", name: "myminio", uid: w.tenantUid, controller: true }]);
   }
   expect(await w.service("minio")).toEqual(minioBefore);
   await sc.stop();

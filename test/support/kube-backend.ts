@@ -8,6 +8,8 @@
  * way rbac.yaml's comment tells users to.
  */
 import { afterAll, beforeAll, expect } from "bun:test";
+import { readFileSync } from "node:fs";
+import { loadAll } from "js-yaml";
 import type { KObject, ObjectRef, PatchType, ListFilter, KubeconfigOptions } from "../fake-apiserver/index.ts";
 import { KubeControlPlane, type AuditedRequest } from "../kube-apiserver/index.ts";
 import { NS, SIDECAR_SA, SIDECAR_USER, shippedRbac, type ApiServer, type Backend, type Cluster, type ClusterOptions } from "./backend.ts";
@@ -17,7 +19,11 @@ let started: Promise<KubeControlPlane> | undefined;
 export function controlPlane(): Promise<KubeControlPlane> {
   started ??= (async () => {
     const t0 = performance.now();
-    const cp = await KubeControlPlane.start();
+    // OpenShift enables OwnerReferencesPermissionEnforcement (so can any
+    // cluster): an ownerReference with blockOwnerDeletion then needs update on
+    // the owner's finalizers, which neither Role grants. Every test here runs
+    // with it, so a Service the sidecar makes must pass it.
+    const cp = await KubeControlPlane.start({ apiserverArgs: ["--enable-admission-plugins=OwnerReferencesPermissionEnforcement"] });
     console.log(
       `kube-apiserver ${await cp.serverVersion()}, etcd v${cp.servers.etcdVersion}: ready in ${Math.round(performance.now() - t0)} ms ` +
         `(kube-apiserver start ${Math.round(cp.lastStartMs)} ms)`,
@@ -84,8 +90,21 @@ async function resetNamespace(cp: KubeControlPlane) {
 
 let identities = 0;
 
+/**
+ * KUBE_TEST_ROLE=operator-per-tenant: the sidecar's ServiceAccount is bound
+ * to the Role the MinIO Operator itself gives every Tenant's pods
+ * (test/fixtures/operator-per-tenant-role.yaml) instead of deploy/rbac.yaml's.
+ */
+const ROLE = process.env.KUBE_TEST_ROLE ?? "shipped";
+if (ROLE !== "shipped" && ROLE !== "operator-per-tenant") throw new Error(`KUBE_TEST_ROLE=${ROLE}: want shipped or operator-per-tenant`);
+function sidecarRbac(): KObject[] {
+  if (ROLE === "shipped") return shippedRbac();
+  const operatorRole = loadAll(readFileSync(new URL("../fixtures/operator-per-tenant-role.yaml", import.meta.url), "utf8"))[0] as KObject;
+  return shippedRbac().map((d) => (d.kind === "Role" ? operatorRole : d));
+}
+
 async function boundIdentity(cp: KubeControlPlane, sa: string, secretNames?: string[]): Promise<string> {
-  for (const doc of shippedRbac()) {
+  for (const doc of sidecarRbac()) {
     const o = structuredClone(doc) as KObject & { rules?: Array<{ resources: string[]; resourceNames?: string[] }>; subjects?: Array<{ name: string }>; roleRef?: { name: string } };
     if (sa !== SIDECAR_SA) {
       o.metadata!.name = sa;

@@ -29,6 +29,12 @@ export interface SidecarOptions {
   env?: Record<string, string | undefined>;
   /** A command to run the sidecar under, e.g. setpriv to drop to uid 1000. */
   wrap?: string[];
+  /**
+   * Probe and sidecar API as `:PORT`, the form of their defaults (every IPv4
+   * and IPv6 address), on free ports; else 127.0.0.1:PORT. probe()/api()
+   * still call 127.0.0.1.
+   */
+  anyAddress?: boolean;
 }
 
 export interface SidecarProcess {
@@ -111,9 +117,9 @@ async function startSidecarOn(o: SidecarOptions, ports: SidecarProcess["ports"])
     ...(o.namespace === undefined ? [] : ["--namespace", o.namespace]),
     ...(o.kubeconfig === undefined ? [] : ["--kubeconfig", o.kubeconfig]),
     "--config-file", o.configFile,
-    "--probe-address", `127.0.0.1:${ports.probe}`,
+    "--probe-address", `${o.anyAddress ? "" : "127.0.0.1"}:${ports.probe}`,
     "--webhook-address", `127.0.0.1:${ports.webhook}`,
-    "--sidecar-address", `127.0.0.1:${ports.sidecar}`,
+    "--sidecar-address", `${o.anyAddress ? "" : "127.0.0.1"}:${ports.sidecar}`,
     ...(o.args ?? []),
   ];
   const cmd = [...(o.wrap ?? []), ...(bin ? [bin, ...args] : [process.execPath, MAIN, ...args])];
