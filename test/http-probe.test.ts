@@ -406,11 +406,12 @@ describe("request logs", () => {
 // mount namespace): a sidecar that looked the name up would bind ::1, not the 127.0.0.1 MinIO calls.
 test.skipIf(!canUnshare)("--webhook-address localhost:PORT binds 127.0.0.1 whatever the resolver says localhost is (the webhook creates Services unauthenticated)", async () => {
   const w = await startWorld({ tenantSpec: { features: { bucketDNS: false } } });
+  let sc: SidecarProcess | undefined;
   try {
     const hosts = `${w.dir}/hosts`;
     await writeFile(hosts, "::1 localhost\n");
     const port = await freePort();
-    const sc = await startSidecar({
+    sc = await startSidecar({
       kubeconfig: w.kubeconfig, namespace: NS, tenant: TENANT, configName: SECRET, configFile: w.configFile,
       args: ["--minio-url", w.minio.url, "--webhook-address", `localhost:${port}`],
       wrap: ["unshare", "-m", "--propagation", "private", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', hosts],
@@ -427,8 +428,8 @@ test.skipIf(!canUnshare)("--webhook-address localhost:PORT binds 127.0.0.1 whate
     const listening = (table: string) => table.split("\n").filter((l) => l.includes(`:${hexPort} `) && / 0A /.test(l));
     expect(listening(await readFile("/proc/net/tcp", "utf8")).map((l) => l.trim().split(/\s+/)[1])).toEqual([`0100007F:${hexPort}`]);
     expect(listening(await readFile("/proc/net/tcp6", "utf8").catch(() => ""))).toEqual([]);
-    await sc.stop();
   } finally {
+    await sc?.stop(); // started outside the world, so the world's close does not stop it
     await w.close();
   }
 }, 60_000);
