@@ -196,6 +196,7 @@ describe("the image as the sidecar container", () => {
     const down = await fetch(`http://127.0.0.1:${ports.probe}/ready`);
     expect(down.status).toBe(500);
     minio = Bun.serve({ hostname: "127.0.0.1", port: ports.minio, fetch: () => new Response(null, { status: 200 }) });
+    await Bun.sleep(1_100); // /ready shares an answer for up to a second (SPEC 6)
     const up = await fetch(`http://127.0.0.1:${ports.probe}/ready`);
     expect(up.status).toBe(200);
   });
