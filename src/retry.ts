@@ -1,31 +1,83 @@
 /**
- * The program's one retry mechanism: capped exponential backoff with full
- * jitter (AWS architecture blog's "full jitter", which spreads the
- * reconnects of every MinIO pod's sidecar after an API-server outage), a
- * sleep that shutdown can cut short, and a retry-until-deadline helper for
+ * The program's one retry mechanism: capped exponential backoff with jitter,
+ * a sleep that shutdown can cut short, a retry-until-deadline helper for
  * one-shot work, and the start/stop frame of a background loop. The watch
  * loops, the config write retry, the bucket reconcile and `validate`'s reads
- * all use these pieces.
+ * all use these pieces. A server's Retry-After (429, 503: kube/client.ts
+ * keeps it on the error) is a floor under the next wait, never a replacement
+ * for it: `next(retryAfterMs)`.
  */
 export interface BackoffPolicy {
   baseMs: number;
   capMs: number;
+  /**
+   * How the wait is drawn from the step d = min(cap, base·2^n):
+   * - undefined: "full jitter" (AWS architecture blog), uniform in
+   *   [base/4, d]. Kept for the loops of this pod only (the config file
+   *   write, the bucket reconcile retry), which no other pod shares.
+   * - a number j: client-go's wait.Jitter, uniform in [d, d·(1+j)). The
+   *   wait never drops under the step, so the first retries stay on the
+   *   0.8 s scale, and at the cap 2,000 watchers spread over 30 s.
+   */
+  jitter?: number;
+  /**
+   * Forget earlier failures only after this long without one (client-go's
+   * backoffResetDuration). undefined: only `reset()` forgets.
+   */
+  resetAfterMs?: number;
 }
 
-/** Delay before retry number `attempt` (0-based): uniform in [base/4, min(cap, base·2^attempt)]. */
+/**
+ * The policy of every request a watch of the API server retries, that of
+ * client-go's reflector (tools/cache/reflector.go:
+ * NewExponentialBackoffManager(800ms, 30s, 2m, 2.0, 1.0)), because the API
+ * server's operators size and judge clients by it:
+ * - 800 ms first step: a blip (one dropped connection, a rolling API-server
+ *   restart behind a load balancer) is over in about a second; any shorter
+ *   and a thousand pods' first retries hit a server that is still down.
+ * - doubling to a 30 s step: after an outage of a minute or more each
+ *   watcher tries about twice a minute, so 2,000 of them send ~44 requests a
+ *   second to a server that is coming back, instead of one wave.
+ * - jitter 1.0 (wait in [step, 2·step)): retries of pods that failed together
+ *   drift apart by up to a whole step each time, so they never bunch; the
+ *   longest single wait is just under 60 s.
+ * - reset after 2 minutes without a failure: a watch that is dropped again
+ *   right after one short stream (a flapping server, a proxy that cuts every
+ *   connection) keeps its long waits instead of starting over at 0.8 s.
+ */
+export const API_BACKOFF: BackoffPolicy = { baseMs: 800, capMs: 30_000, jitter: 1.0, resetAfterMs: 2 * 60_000 };
+
+/** Delay before retry number `attempt` (0-based). */
 export function backoffDelay(attempt: number, p: BackoffPolicy, random = Math.random): number {
-  const ceiling = Math.min(p.capMs, p.baseMs * 2 ** Math.min(attempt, 30));
-  return Math.max(p.baseMs / 4, random() * ceiling);
+  const step = Math.min(p.capMs, p.baseMs * 2 ** Math.min(attempt, 30));
+  if (p.jitter !== undefined) return step * (1 + random() * p.jitter);
+  return Math.max(p.baseMs / 4, random() * step);
 }
 
-/** Consecutive failures of one loop; `reset()` after a success. */
+/** The longest wait `backoffDelay` can give under a policy (for bounds such as /healthz's). */
+export const longestBackoff = (p: BackoffPolicy) => p.capMs * (1 + (p.jitter ?? 0));
+
+/** Consecutive failures of one loop; `reset()` after a success, or the policy's quiet period. */
 export class Backoff {
   private attempt = 0;
-  constructor(readonly policy: BackoffPolicy) {}
+  private lastFailureAt = -Infinity;
+  constructor(
+    readonly policy: BackoffPolicy,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  /** The delay before the next try; each call counts one more failure. */
-  next(): number {
-    return backoffDelay(this.attempt++, this.policy);
+  /**
+   * The delay before the next try; each call counts one more failure. A
+   * `retryAfterMs` from the server (429/503) is a floor: the wait is the
+   * longer of it and the backoff, so neither a short Retry-After nor a short
+   * step makes the retry come sooner than the other asks.
+   */
+  next(retryAfterMs = 0): number {
+    const now = this.now();
+    const quiet = this.policy.resetAfterMs;
+    if (quiet !== undefined && now - this.lastFailureAt > quiet) this.attempt = 0;
+    this.lastFailureAt = now;
+    return Math.max(retryAfterMs, backoffDelay(this.attempt++, this.policy));
   }
 
   get failures(): number {
@@ -34,6 +86,7 @@ export class Backoff {
 
   reset(): void {
     this.attempt = 0;
+    this.lastFailureAt = -Infinity;
   }
 }
 
@@ -65,6 +118,8 @@ export interface RetryOptions {
   deadline: number;
   /** Whether a failure is worth another try; others are thrown at once. */
   retryable: (err: unknown) => boolean;
+  /** The wait the server asked for (Retry-After) after this failure; the next try waits at least that long. */
+  retryAfterMs?: (err: unknown) => number;
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
 }
 
@@ -80,7 +135,10 @@ export async function retry<T>(fn: () => Promise<T>, o: RetryOptions): Promise<T
       // The whole budget is used: the last wait is cut to the deadline, and one more try follows it.
       const left = deadline - Date.now();
       if (left <= 0) throw err;
-      const delay = Math.min(backoff.next(), left);
+      const asked = o.retryAfterMs?.(err) ?? 0;
+      // The server asked for a wait past the deadline: a try before it would only add to its load.
+      if (asked > left) throw err;
+      const delay = Math.min(backoff.next(asked), left);
       o.onRetry?.(err, backoff.failures, delay);
       await new Promise((r) => setTimeout(r, delay));
     }
