@@ -113,6 +113,8 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
   progressAt = Date.now();
   /** While in backoff: when the sleep ends (a Retry-After can be longer than any backoff step). */
   private sleepingUntil = 0;
+  /** When the current WATCH's response headers arrived (0: none yet). */
+  private streamOpenedAt = 0;
   readonly timings: WatchTimings;
   private readonly abort = new AbortController();
 
@@ -182,6 +184,7 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
         if (this.stopped) break;
         this.progress();
         rv = end.resourceVersion;
+        this.streamOpenedAt = 0;
         if (end.gone) throw new KubeError("410 Gone", GONE);
         // A stream that closes at once without events is a failure too; don't spin on it.
         if (end.events === 0 && Date.now() - started < 1_000) throw new KubeError("watch closed immediately");
@@ -192,6 +195,10 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
         this.status.lastError = undefined;
       } catch (err) {
         if (this.stopped) break;
+        // A stream that ran a while before failing (a dropped connection, a restarted server)
+        // shows the watch worked since the last 410: the next 410 is routine again.
+        if (this.streamOpenedAt && Date.now() - this.streamOpenedAt >= 1_000) gones = 0;
+        this.streamOpenedAt = 0;
         const reason = describe(err);
         this.restarted(reason);
         if (statusOf(err) === GONE) {
@@ -255,6 +262,7 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
         signal: stream.signal,
         headerTimeoutMs: t.headerTimeoutMs,
       });
+      this.streamOpenedAt = Date.now();
       for await (const line of lines) {
         if (this.stopped) return end; // events read after stop() are not delivered
         let event: { type?: string; object?: T & { code?: number; message?: string } };
