@@ -239,16 +239,25 @@ async function parent() {
           const simReqs = reqs.filter((r) => r.ua.endsWith(UA_SIM));
           const scReqs = reqs.filter((r) => r.ua.endsWith(" sidecar"));
           const dur = (endAt - tStart) / 1000;
-          const rate = simReqs.length / dur;
-          record({ figure: `steady state, ${2 * PODS} watchers, ${STEADY_MIN} min: requests/s (audit log)`, value: round(rate, 2), unit: "req/s", goal: "<= 5", met: rate <= 5 });
+          // The start-up LIST and WATCH of every watcher (2 requests each, in the first seconds) are
+          // the start, not the steady state: the rate is that of the run after the first 10 minutes
+          // (the first third of a shorter run), where client-go's model gives 4.4/s; the whole run is shown too.
           const settleMs = Math.min(10 * 60_000, (endAt - tStart) / 3);
+          const settled = simReqs.filter((r) => r.time >= tStart + settleMs);
+          const rate = settled.length / ((endAt - tStart - settleMs) / 1000);
+          record({
+            figure: `steady state, ${2 * PODS} watchers started within 1 s: requests/s from minute ${round(settleMs / 60_000, 1)} to ${STEADY_MIN} (audit log)`,
+            value: round(rate, 2), unit: "req/s", goal: "<= 5", met: rate <= 5, note: `whole run incl. the start-up LIST+WATCH: ${round(simReqs.length / dur, 2)}/s`,
+          });
           const windows = bins(simReqs.map((r) => r.time), tStart + settleMs, endAt, 10_000);
           const meanW = windows.reduce((a, b) => a + b, 0) / Math.max(1, windows.length);
           const maxW = Math.max(...windows);
-          record({
-            figure: `steady state: busiest 10 s window after the first ${settleMs / 60_000} min, as a multiple of the mean 10 s window (${round(meanW, 1)} requests)`,
-            value: round(maxW / meanW, 2), unit: "x", goal: "<= 2", met: maxW <= 2 * meanW,
-          });
+          if (meanW > 0) {
+            record({
+              figure: `steady state: busiest 10 s window after minute ${round(settleMs / 60_000, 1)}, as a multiple of the mean 10 s window (${round(meanW, 1)} requests)`,
+              value: round(maxW / meanW, 2), unit: "x", goal: "<= 2", met: maxW <= 2 * meanW,
+            });
+          } else say("steady state: no request after the settling time (run too short for the 5-10 min windows)");
           const perWatcherSim = simReqs.length / (2 * PODS) / (dur / 60);
           const perWatcherSc = scReqs.length / (2 * SIDECARS) / (dur / 60);
           record({ figure: `steady state: requests per watcher per minute, simulated (${2 * PODS})`, value: round(perWatcherSim, 3), unit: "req/min" });
@@ -267,10 +276,11 @@ async function parent() {
           say(`restart: stopping kube-apiserver for ${OUTAGE_S} s`);
           const tStop = Date.now();
           await cp.stopApiserver();
-          const sendsBefore = readSends(sendLog).filter((t) => t >= tStop).length;
           await sleep(Math.max(0, tStop + OUTAGE_S * 1000 - Date.now()));
           await cp.startApiserver();
           const tUp = Date.now();
+          await sleep(1500); // the child writes its send log once a second
+          const sendsBefore = readSends(sendLog).filter((t) => t >= tStop && t < tUp).length;
           say(`restart: kube-apiserver serving again after ${((tUp - tStop) / 1000).toFixed(1)} s (start-up ${(cp.lastStartMs / 1000).toFixed(1)} s)`);
           const recoveredAll = async () => {
             const r = recovery(readAudit(cp.audit.file).filter((x) => x.time >= tStop), tUp);
