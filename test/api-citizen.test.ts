@@ -346,6 +346,8 @@ describe("6. Events follow changes, not deliveries", () => {
       // Streams that ran a while: each restart is one dropped connection, not a flapping server.
       await Bun.sleep(1_500);
     }
+    // Past the 10 s in which the old recorder folded repeats into one PATCH: still nothing more written.
+    await Bun.sleep(11_000);
     expect(eventWrites().map((r) => `${r.verb} ${r.status}`)).toEqual(["create 201"]);
     const t0 = Date.now();
     setSecret(e, configEnv(pw("fixed")));
