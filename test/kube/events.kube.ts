@@ -7,7 +7,7 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { NS } from "../support/backend.ts";
-import { controlPlane, expectNoRefusals, kubeBackend, orphanSearch } from "../support/kube-backend.ts";
+import { controlPlane, expectNoRefusals, kubeBackend } from "../support/kube-backend.ts";
 import { runCli } from "../support/cli.ts";
 import { PASSWORD } from "../support/objects.ts";
 import { eventually } from "../support/sidecar.ts";
@@ -68,5 +68,5 @@ test("validate failing (credentials missing) records a Warning ConfigInvalid Eve
   e.sc.proc.kill("SIGKILL");
 }, 60_000);
 
-// The shipped Role allows the Event writes: the only refusal is the by-design orphan search.
-expectNoRefusals(orphanSearch);
+// The shipped Role allows the Event writes (and the reconcile's LIST of Services): no refusal.
+expectNoRefusals();
