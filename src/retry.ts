@@ -15,11 +15,9 @@ export interface BackoffPolicy {
    * - undefined: "full jitter" (AWS architecture blog), uniform in
    *   [base/4, d]. Kept for the loops of this pod only (the config file
    *   write, the bucket reconcile retry), which no other pod shares.
-   * - a number j: client-go's wait.Jitter, uniform in [d, d·(1+j)). The
-   *   wait never drops under the step, so the first retries stay on the
-   *   0.8 s scale, and at the cap 2,000 watchers spread over 30 s.
+   * - [lo, hi]: uniform in [lo·d, hi·d), never under `base`.
    */
-  jitter?: number;
+  jitter?: readonly [number, number];
   /**
    * Forget earlier failures only after this long without one (client-go's
    * backoffResetDuration). undefined: only `reset()` forgets.
@@ -28,34 +26,41 @@ export interface BackoffPolicy {
 }
 
 /**
- * The policy of every request a watch of the API server retries, that of
- * client-go's reflector (tools/cache/reflector.go:
- * NewExponentialBackoffManager(800ms, 30s, 2m, 2.0, 1.0)), because the API
- * server's operators size and judge clients by it:
+ * The policy of every request a watch of the API server retries: client-go's
+ * reflector (tools/cache/reflector.go: NewExponentialBackoffManager(800ms,
+ * 30s, 2m, 2.0, 1.0)), with a wider jitter, because the API server's
+ * operators size and judge clients by the former and the fleet benchmark
+ * (bench/fleet.ts) showed where it falls short:
  * - 800 ms first step: a blip (one dropped connection, a rolling API-server
- *   restart behind a load balancer) is over in about a second; any shorter
- *   and a thousand pods' first retries hit a server that is still down.
+ *   restart behind a load balancer) is over in about a second; the first
+ *   wait is never under it, so a thousand pods' first retries do not hit a
+ *   server that is still down at once.
  * - doubling to a 30 s step: after an outage of a minute or more each
- *   watcher tries about twice a minute, so 2,000 of them send ~44 requests a
- *   second to a server that is coming back, instead of one wave.
- * - jitter 1.0 (wait in [step, 2·step)): retries of pods that failed together
- *   drift apart by up to a whole step each time, so they never bunch; the
- *   longest single wait is just under 60 s.
+ *   watcher tries about once a minute (mean wait 1.75 steps, 52 s), so 2,000
+ *   of them send ~38 requests a second to a server shedding load with 429s
+ *   (client-go: ~44).
+ * - each wait uniform in [0.5·step, 3·step) instead of client-go's
+ *   [step, 2·step): pods that failed together (the API server stopped
+ *   under all of them) drift apart by a wide margin at every retry, so their
+ *   returns do not bunch. With client-go's jitter, 2,000 watchers after a
+ *   30 s outage came back with 634 requests in the peak second (each return
+ *   is a WATCH answered 410, a LIST and a WATCH); this spread is what brings
+ *   that under 300. The longest single wait is 90 s.
  * - reset after 2 minutes without a failure: a watch that is dropped again
  *   right after one short stream (a flapping server, a proxy that cuts every
  *   connection) keeps its long waits instead of starting over at 0.8 s.
  */
-export const API_BACKOFF: BackoffPolicy = { baseMs: 800, capMs: 30_000, jitter: 1.0, resetAfterMs: 2 * 60_000 };
+export const API_BACKOFF: BackoffPolicy = { baseMs: 800, capMs: 30_000, jitter: [0.5, 3], resetAfterMs: 2 * 60_000 };
 
 /** Delay before retry number `attempt` (0-based). */
 export function backoffDelay(attempt: number, p: BackoffPolicy, random = Math.random): number {
   const step = Math.min(p.capMs, p.baseMs * 2 ** Math.min(attempt, 30));
-  if (p.jitter !== undefined) return step * (1 + random() * p.jitter);
+  if (p.jitter !== undefined) return Math.max(p.baseMs, step * (p.jitter[0] + random() * (p.jitter[1] - p.jitter[0])));
   return Math.max(p.baseMs / 4, random() * step);
 }
 
 /** The longest wait `backoffDelay` can give under a policy (for bounds such as /healthz's). */
-export const longestBackoff = (p: BackoffPolicy) => p.capMs * (1 + (p.jitter ?? 0));
+export const longestBackoff = (p: BackoffPolicy) => Math.max(p.baseMs, p.capMs * (p.jitter?.[1] ?? 1));
 
 /** Consecutive failures of one loop; `reset()` after a success, or the policy's quiet period. */
 export class Backoff {

@@ -132,7 +132,7 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
   /**
    * Whether the loop has completed a step recently. Every step is bounded
    * (header timeout, the longest stream window (2·streamMs) plus grace, the
-   * longest backoff wait (2·cap with client-go's jitter), or the Retry-After
+   * longest backoff wait (3·cap with API_BACKOFF), or the Retry-After
    * it is sleeping out), so a loop that has not progressed for longer than
    * the longest step plus slack is wedged or dead, and /healthz says so. An
    * API outage is not: each failed try is a step.
