@@ -119,7 +119,7 @@ describe("deploy/ manifests", () => {
     expect(docs.filter((d) => d.obj.kind === "ClusterRole" || d.obj.kind === "ClusterRoleBinding").map(idOf)).toEqual([]);
   });
 
-  test("the Role grants exactly SPEC 4: tenant and secret by name, services without list, events create/patch", () => {
+  test("the Role grants exactly SPEC 4: tenant and secret by name, services with list (one LIST per reconcile round), events create/patch", () => {
     const role = one<V1Role>("Role");
     const tenant = one<KubernetesObject & { spec: { configuration: { name: string } } }>("Tenant");
     const norm = (role.rules ?? []).map((r) => ({
@@ -132,7 +132,7 @@ describe("deploy/ manifests", () => {
     expect(norm).toEqual([
       { apiGroups: ["minio.min.io"], resources: ["tenants"], resourceNames: [tenant.metadata!.name!], verbs: ["get", "list", "watch"], nonResourceURLs: undefined },
       { apiGroups: [""], resources: ["secrets"], resourceNames: [tenant.spec.configuration.name], verbs: ["get", "list", "watch"], nonResourceURLs: undefined },
-      { apiGroups: [""], resources: ["services"], resourceNames: undefined, verbs: ["create", "delete", "get", "update"], nonResourceURLs: undefined },
+      { apiGroups: [""], resources: ["services"], resourceNames: undefined, verbs: ["create", "delete", "get", "list", "update"], nonResourceURLs: undefined },
       { apiGroups: ["events.k8s.io"], resources: ["events"], resourceNames: undefined, verbs: ["create", "patch"], nonResourceURLs: undefined },
     ]);
     expect(role.metadata?.namespace).toBe(tenant.metadata?.namespace);
@@ -288,8 +288,7 @@ describe("deploy/rbac.yaml is enough for the sidecar (fake API server enforcing 
       // Watches ran under the Role too (they are only allowed with a name field selector).
       expect(api.requests.some((r) => r.resource === "tenants" && r.watch && r.name === "myminio")).toBe(true);
       expect(api.requests.some((r) => r.resource === "secrets" && r.watch && r.name === "storage-configuration")).toBe(true);
-      // Listing Services is deliberately not granted (rbac.yaml); everything else must pass.
-      expect(forbidden().filter((f) => !f.startsWith("list services"))).toEqual([]);
+      expect(forbidden()).toEqual([]);
     } finally {
       await sc.stop();
     }

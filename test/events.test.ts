@@ -17,6 +17,7 @@ import { EventRecorder, tenantRegarding, type Regarding } from "../src/kube/even
 import { startFakeApiServer, type FakeApiServer, type KObject, type Rule } from "./fake-apiserver/index.ts";
 import { runCli, type RunResult } from "./support/cli.ts";
 import { NS, PASSWORD, pool, secret, tenant } from "./support/objects.ts";
+import { eventually } from "./support/sidecar.ts";
 
 const READ: Rule[] = [
   { apiGroups: ["minio.min.io"], resources: ["tenants"], verbs: ["get", "list", "watch"], namespaces: [NS] },
@@ -194,6 +195,28 @@ describe("EventRecorder (what the sidecar's loop uses)", () => {
     const writes = eventReqs(from);
     expect(writes[0]).toBe("create 201");
     expect(writes.length).toBeLessThanOrEqual(5); // ~500 ms of reports at one PATCH per 300 ms
+  });
+
+  test("by default a repeat is refreshed at most every 30 minutes; another problem, the recovery, or a problem back is written at once", async () => {
+    const rec = new EventRecorder({ kube: loadKube(kubeconfigs.full!), log, reportingInstance: "myminio-pool-0-0" });
+    const from = api.requests.length;
+    const a = `Secret ${NS}/x: config.env: missing root credentials`;
+    const b = `Tenant ${NS}/x: spec.pools: at least one pool is required`;
+    rec.report(regarding, "Warning", "ConfigInvalid", a);
+    await eventually(() => eventReqs(from).length === 1, 5_000, "the first Event");
+    for (let i = 0; i < 5; i++) rec.report(regarding, "Warning", "ConfigInvalid", a);
+    await Bun.sleep(500);
+    expect(eventReqs(from)).toEqual(["create 201"]); // counted, not written: the next refresh carries them
+    rec.report(regarding, "Warning", "ConfigInvalid", b);
+    await eventually(() => eventReqs(from).length === 2, 5_000, "the new problem's Event");
+    rec.report(regarding, "Warning", "ConfigInvalid", a);
+    await eventually(() => eventReqs(from).length === 3, 5_000, "the first problem back");
+    expect(rec.recovered(regarding, "config file written")).toBe(true);
+    await eventually(() => eventReqs(from).length === 4, 5_000, "the recovery");
+    expect(eventReqs(from)).toEqual(["create 201", "create 201", "patch 200", "create 201"]);
+    // The first problem's Event carries every occurrence: 1 + 5 repeats + 1 back.
+    const first = eventsAbout(regarding.name).find((e) => (e as { note?: string }).note === a) as { series?: { count?: number } };
+    expect(first.series?.count).toBe(7);
   });
 
   test("different notes are different Events; recovery is one Normal ConfigApplied, only after trouble", async () => {

@@ -274,8 +274,10 @@ describe("/healthz, /status, /metrics and the sidecar API", () => {
     w.api.failNext(2, 500, { match: (r) => r.resource === "tenants" && r.watch });
     w.api.dropWatches();
     await eventually(async () => sample(parseExposition((await metrics()).text), name, { kind: "Tenant" }) > before, 15_000, "a Tenant watch restart counted");
-    await eventually(async () => (await status()).watches.every((x: { state: string }) => x.state === "watching"), 15_000, "watches back");
-  });
+    // Two failures of the backoff (0.8 s doubling, waits of half to three steps); earlier tests' failures of this
+    // sidecar within 2 minutes are not forgotten, so its waits may already be on a longer step.
+    await eventually(async () => (await status()).watches.every((x: { state: string }) => x.state === "watching"), 60_000, "watches back");
+  }, 90_000);
 
   test("sidecar API: GET gives the inputs and write time of the file on disk; POST ?c= answers the same and compares nothing", async () => {
     const st = await status();

@@ -26,6 +26,7 @@ import { startFakeMinio, verifySigV4, type FakeMinio } from "./fake-minio/index.
 import { everything, NS, OPERATOR_SERVICES, PASSWORD, ROOT_USER, SECRET, startWorld, TENANT, until, type World } from "./fake-minio/world.ts";
 import { MANAGED_BY, TENANT_LABEL } from "../src/buckets/bucket-services.ts";
 import { startInProcess } from "./support/in-process.ts";
+import { operatorRoleRules } from "./support/backend.ts";
 import { loadKube } from "../src/kube/client.ts";
 import { MinioClient } from "../src/minio/client.ts";
 import { listBuckets } from "../src/minio/list-buckets.ts";
@@ -240,8 +241,8 @@ describe("the sidecar process: reconcile at start-up", () => {
     expect(sample(parseExposition(await (await sc.probe("/metrics")).text()), "minio_sidecar_bucket_services_orphaned")).toBe(0);
   });
 
-  test("with the shipped Role (no list on services) the start-up reconcile still works and prunes nothing it has not seen", async () => {
-    w = await startWorld({ minio: { buckets: ["alpha"] } });
+  test("with the MinIO Operator's Role (no list on services) the start-up reconcile still works and prunes nothing it has not seen", async () => {
+    w = await startWorld({ operatorRole: true, minio: { buckets: ["alpha"] } });
     w.api.create(ourService("old-bucket", w.tenantUid));
     const sc = await w.sidecar(["--prune-bucket-services"]);
     const line = await sc.waitForLog((l) => l.msg === "bucket Services reconciled", 10_000);
@@ -270,6 +271,8 @@ describe("in-process: the real bucket loop against the fake API server and the f
   const stops: Array<() => Promise<void> | void> = [];
   beforeAll(async () => {
     w = await startWorld({ minio: { buckets: ["alpha", "beta"] } });
+    // The MinIO Operator's own per-Tenant Role: services create/delete/get, no list.
+    w.api.setToken("operator", { user: `system:serviceaccount:${NS}:operator-role`, rules: operatorRoleRules() });
   });
   afterEach(async () => {
     for (const s of stops.splice(0).reverse()) await s();
@@ -281,7 +284,7 @@ describe("in-process: the real bucket loop against the fake API server and the f
    * a chosen token and a short period. Tests that drive once() or run() themselves stop the
    * loop first, so its own runs do not interleave with theirs.
    */
-  async function wire(o: { prune?: boolean; token?: "sidecar" | "admin"; intervalMs?: number; loop?: boolean } = {}) {
+  async function wire(o: { prune?: boolean; token?: "sidecar" | "admin" | "operator"; intervalMs?: number; loop?: boolean } = {}) {
     const lines: Record<string, unknown>[] = [];
     const log = pino({ level: "debug" }, { write: (s: string) => void lines.push(JSON.parse(s)) });
     const kubeconfig = `${w.dir}/kubeconfig-${o.token ?? "sidecar"}`;
@@ -357,9 +360,9 @@ describe("in-process: the real bucket loop against the fake API server and the f
     }
   });
 
-  test("shipped Role (no list): orphans are the bucket Services this process created that have no bucket any more; prune deletes only those", async () => {
+  test("MinIO Operator's Role (no list): orphans are the bucket Services this process created that have no bucket any more; prune deletes only those", async () => {
     const from = w.api.requests.length;
-    const { reconciler, webhook } = await wire({ prune: true, loop: false });
+    const { reconciler, webhook } = await wire({ token: "operator", prune: true, loop: false });
     expect((await webhook("made-by-webhook")).status).toBe(200);
     expect((await webhook("minio")).status).toBe(409); // not ours, so never remembered nor pruned
     const r = await reconciler.run(["alpha", "beta"]);
@@ -394,9 +397,9 @@ describe("in-process: the real bucket loop against the fake API server and the f
     const { loop, metrics } = await wire({ token: "admin", loop: false });
     const count = async (result: string) => sample(parseExposition(await metrics.registry.metrics()), "minio_sidecar_bucket_reconcile_total", { result }) ?? 0;
     const before = { failure: await count("failure"), success: await count("success") };
-    w.api.failNext(3, 500, { match: (r) => r.resource === "services" });
+    // The round's first request is its one LIST of Services: its failure fails the round.
+    w.api.failNext(1, 500, { match: (r) => r.resource === "services" });
     expect(await loop.once()).toBe("failure");
-    // Per-bucket failures are warnings; the listing failure fails the run.
     expect(loop.lastRun?.ok).toBe(false);
     expect(loop.lastRun?.error).toContain("500");
     expect(await loop.once()).toBe("success");

@@ -38,11 +38,15 @@ test("500s while the Secret changes: the watch retries with backoff and converge
   const from = e.api.requests.length;
   const restartsBefore = await metric(e, "minio_sidecar_watch_restarts_total", 'kind="Secret"');
   await eventually(() => e.api.openWatches.length === 2); // the file is written before the watches open
-  // Every failure doubles the backoff ceiling (250 ms, 500 ms, ... cap 10 s, full jitter).
+  // A stream dropped within its first second counts as a failure (a server that closes every watch at
+  // once must not get a tight loop); let them run past it, so exactly the four 500s below are failures.
+  await Bun.sleep(1_100);
+  // Every failure doubles the backoff step (0.8 s, 1.6 s, 3.2 s, 6.4 s), each wait drawn from half
+  // to three steps (never under 0.8 s): 3.2 s to 36 s for four failures, 18 s on average.
   e.api.failNext(4, 500, { match: (r) => r.resource === "secrets" });
   expect(e.api.dropWatches()).toBe(2);
   setSecret(e, configEnv(pw("during-500s")));
-  await fileIs(e, expectedFile(pw("during-500s")), 25_000);
+  await fileIs(e, expectedFile(pw("during-500s")), 45_000);
   expect(e.api.pendingFaults).toBe(0);
   expect(since(e, from).filter((r) => r.fault === 500 && r.resource === "secrets")).toHaveLength(4);
   expect(await metric(e, "minio_sidecar_watch_restarts_total", 'kind="Secret"')).toBeGreaterThanOrEqual(restartsBefore + 4);
@@ -51,7 +55,7 @@ test("500s while the Secret changes: the watch retries with backoff and converge
   await fileIs(e, expectedFile(pw("after-500s")));
   expect((await status(e)).configValid).toBe(true);
   await finish(e);
-}, 40_000);
+}, 75_000);
 
 test("connection resets and 503s on every request for a while, list included: converges", async () => {
   const e = await setup();

@@ -49,7 +49,7 @@ const ENSURE_ATTEMPTS = 3;
 export type Outcome =
   | { status: 200; result: "created" | "exists" | "updated" | "deleted" | "absent" }
   | { status: 409; result: "conflict"; message: string }
-  | { status: 502; result: "api-error"; message: string };
+  | { status: 502; result: "api-error"; message: string; /** the API's error (its status and Retry-After) */ cause?: unknown };
 
 export interface Owner {
   name: string;
@@ -133,17 +133,31 @@ export class BucketServices {
         if (!this.isOurs(existing, owner)) return conflict(bucket);
         this.remember(bucket, existing);
         if (sameSpec(existing, body)) return { status: 200, result: "exists" };
-        // Ours but stale (e.g. TLS switched on): bring it in line.
-        await this.kube.request({
-          method: "PUT",
-          path: `${this.collection}/${bucket}`,
-          body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } },
-        });
+        await this.replace(bucket, existing, body);
         return { status: 200, result: "updated" };
       } catch (err) {
         if (statusOf(err) !== 404 || attempt >= ENSURE_ATTEMPTS) return apiError(err);
       }
     }
+  }
+
+  /** Ours but stale (e.g. TLS switched on), as read by the caller: bring it in line with one PUT. */
+  async bringInLine(bucket: string, existing: V1Service, owner: Owner): Promise<Outcome> {
+    try {
+      await this.replace(bucket, existing, this.desired(bucket, owner));
+      this.remember(bucket, existing);
+      return { status: 200, result: "updated" };
+    } catch (err) {
+      return apiError(err);
+    }
+  }
+
+  private replace(bucket: string, existing: V1Service, body: V1Service) {
+    return this.kube.request({
+      method: "PUT",
+      path: `${this.collection}/${bucket}`,
+      body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } },
+    });
   }
 
   /** GET one Service by name. */
@@ -195,7 +209,8 @@ export class BucketServices {
   }
 }
 
-function sameSpec(a: V1Service, b: V1Service): boolean {
+/** Whether an existing Service already is what `desired()` would create (type, target, the one port). */
+export function sameSpec(a: V1Service, b: V1Service): boolean {
   const pa = a.spec?.ports?.[0];
   const pb = b.spec?.ports?.[0];
   return (
@@ -208,7 +223,7 @@ function sameSpec(a: V1Service, b: V1Service): boolean {
   );
 }
 
-const conflict = (bucket: string): Outcome => ({
+export const conflict = (bucket: string): Outcome => ({
   status: 409,
   result: "conflict",
   message: `bucket name conflict: Service ${bucket} exists and is not owned by this Tenant`,
@@ -220,4 +235,4 @@ const reserved = (bucket: string): Outcome => ({
   message: `bucket name conflict: ${bucket} is a Service name the MinIO Operator or Kubernetes uses in this namespace`,
 });
 
-const apiError = (err: unknown): Outcome => ({ status: 502, result: "api-error", message: `Kubernetes API: ${describe(err)}` });
+const apiError = (err: unknown): Outcome => ({ status: 502, result: "api-error", message: `Kubernetes API: ${describe(err)}`, cause: err });

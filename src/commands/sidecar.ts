@@ -239,7 +239,7 @@ export async function sidecar(o: SidecarOptions, log: Logger): Promise<number> {
     { flag: "--webhook-address", value: o.webhookAddress },
     { flag: "--sidecar-address", value: o.sidecarAddress },
   ]);
-  const kube = loadKube(o.kubeconfig);
+  const kube = loadKube(o.kubeconfig, "sidecar");
   const signals = new Promise<string>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));

@@ -12,7 +12,7 @@
  */
 import type { Logger } from "pino";
 import { ClusterUnreachableError, describe, InputError } from "../errors.ts";
-import { isTransient, loadKube, statusOf, type Kube } from "../kube/client.ts";
+import { isTransient, loadKube, retryAfterOf, statusOf, type Kube } from "../kube/client.ts";
 import { objectPath, secretSource, tenantSource, type RawObject } from "../kube/sources.ts";
 import { retry, type BackoffPolicy } from "../retry.ts";
 
@@ -43,12 +43,20 @@ export interface ValidateOptions {
 
 /** One attempt that gets no answer within this time is a transient failure (Kubernetes' read SLO is 1 s at p99). */
 const ATTEMPT_TIMEOUT_MS = 3_000;
+/**
+ * Shorter than the watches' API_BACKOFF on purpose: `validate` is one pod's
+ * init container with its own budget (--retry-for, a minute by default), and
+ * a pod does not start until it succeeds; 0.3 s doubling to 3 s tries about
+ * 25 times in that minute. It is still jittered, and a 429/503's Retry-After
+ * is a floor under each wait (one past the budget ends the run at once), so
+ * a server shedding load is not retried sooner than it asked.
+ */
 const READ_BACKOFF: BackoffPolicy = { baseMs: 300, capMs: 3_000 };
 /** How long a failing validate may spend reporting its Event before it exits. */
 const EVENT_BUDGET_MS = 5_000;
 
 export async function validate(o: ValidateOptions, log: Logger): Promise<void> {
-  const kube = loadKube(o.kubeconfig);
+  const kube = loadKube(o.kubeconfig, "validate");
   const deadline = Date.now() + o.retryForMs;
   const read = (object: string, path: string) => readObject(kube, object, path, deadline, log);
   let tenantObj: RawObject | undefined;
@@ -95,6 +103,7 @@ async function readObject(kube: Kube, object: string, path: string, deadline: nu
         policy: READ_BACKOFF,
         deadline,
         retryable: (err) => isTransient(err) && !(statusOf(err) === undefined && isTlsVerificationError(err)),
+        retryAfterMs: retryAfterOf,
         onRetry: (err, attempt, delay) => log.warn({ object, attempt, retryInMs: Math.round(delay) }, `read failed, retrying: ${describe(err)}`),
       },
     );

@@ -22,14 +22,50 @@ import { delimiter, join } from "node:path";
 import fetch from "node-fetch";
 import { ClusterUnreachableError, describe, firstLine, InputError } from "../errors.ts";
 import { loadKubeConfig, type LiteKubeConfig } from "./kubeconfig.ts";
+import { VERSION } from "../version.ts";
 
 export const SERVICEACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 export const DEFAULT_NAMESPACE = "minio-operator";
 
 export const TENANTS_PATH = "/apis/minio.min.io/v2";
 
-/** A request that gets no response headers within this time is abandoned (SPEC 5). */
+/**
+ * A request that gets no response headers within this time is abandoned (SPEC 5).
+ *
+ * Kept at 10 s for every request, queued by API Priority and Fairness or not,
+ * because before the headers a request APF is still queueing and one a
+ * black hole swallowed look the same to a client. What keeps a queued request
+ * from being re-sent sooner than needed is the rest of the policy: an
+ * abandoned request is a failure like any other, so its next try waits its
+ * backoff (0.8 s and growing, retry.ts), and APF itself ends a wait it cannot
+ * serve with 429 and Retry-After, which every caller honours (retryAfterMs
+ * below). APF's own queue wait is bounded by a quarter of the server's
+ * request timeout (15 s of the default 60 s), so a 10 s deadline abandons at
+ * most the tail of a queue that is already shedding load.
+ */
 export const HEADER_TIMEOUT_MS = 10_000;
+
+/**
+ * Longest Retry-After we honour. A server asking for longer (a proxy's
+ * misconfiguration, a clock-skewed HTTP date) would otherwise park a watch
+ * for as long as it says; client-go's REST client caps its retries instead.
+ */
+export const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+/** Go's GOARCH names, as kubectl and client-go write them in their User-Agent. */
+const GOARCH: Record<string, string> = { x64: "amd64", ia32: "386", arm64: "arm64", arm: "arm", ppc64: "ppc64le", s390x: "s390x" };
+
+/**
+ * `minio-operator-sidecar/<version> (<os>/<arch>) <command>`, the shape of
+ * client-go's default (`kubectl/v1.30.0 (linux/amd64) kubernetes/abc123`), so
+ * the load of a thousand sidecars can be told apart in the audit log and
+ * matched by an APF FlowSchema. The command (validate, sidecar) is the last
+ * word: the init container and the sidecar of one pod share a token.
+ */
+export function userAgent(command: string): string {
+  const arch = GOARCH[process.arch] ?? process.arch;
+  return `minio-operator-sidecar/${VERSION} (${process.platform}/${arch}) ${command}`.trim();
+}
 
 /** An API answer other than 2xx, or a request that failed on the way (then `statusCode` is undefined). */
 export class KubeError extends Error {
@@ -39,6 +75,12 @@ export class KubeError extends Error {
     readonly statusCode?: number,
     /** Network error code (ECONNREFUSED, ETIMEDOUT, ...) */
     readonly code?: string,
+    /**
+     * From a 429 or 503: how long the server asked us to wait (its Retry-After
+     * header, else the Status's details.retryAfterSeconds), at most
+     * MAX_RETRY_AFTER_MS. The next try of the request waits at least this long.
+     */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
@@ -63,7 +105,14 @@ export interface WatchStream {
 }
 
 export class Kube {
-  constructor(readonly config: LiteKubeConfig) {}
+  /** Sent with every request (userAgent()); `loadKube` names the command. */
+  readonly userAgent: string;
+  constructor(
+    readonly config: LiteKubeConfig,
+    command = "",
+  ) {
+    this.userAgent = userAgent(command);
+  }
 
   get server(): string {
     return this.config.getCurrentCluster()?.server ?? "";
@@ -76,7 +125,7 @@ export class Kube {
     try {
       const res = await this.send(r, signal);
       const text = await res.text();
-      if (res.status < 200 || res.status > 299) throw statusError(res.status, text);
+      if (res.status < 200 || res.status > 299) throw statusError(res.status, text, res.headers.get("retry-after"));
       return parseJson<T>(res.status, text);
     } catch (err) {
       throw asKubeError(err, timeoutMs);
@@ -104,7 +153,7 @@ export class Kube {
     if (res.status !== 200) {
       const body = await res.text().catch(() => "");
       done();
-      throw statusError(res.status, body);
+      throw statusError(res.status, body, res.headers.get("retry-after"));
     }
     return { lines: lines(res.body as AsyncIterable<Uint8Array | string>, signal, done) };
   }
@@ -115,6 +164,7 @@ export class Kube {
     const init = await this.config.applyToFetchOptions({});
     const headers = init.headers as unknown as Headers;
     headers.set("Accept", "application/json");
+    headers.set("User-Agent", this.userAgent);
     if (r.body !== undefined) headers.set("Content-Type", r.contentType ?? "application/json");
     // init.signal's type is node-fetch's own AbortSignal; the runtime's is what both runtimes' fetch accept.
     return fetch(url.toString(), {
@@ -181,15 +231,37 @@ function parseJson<T>(status: number, text: string): T {
 }
 
 /** The Status message of an error answer (`forbidden: User ... cannot list ...`), never the raw body. */
-function statusError(status: number, body: string): KubeError {
+function statusError(status: number, body: string, retryAfterHeader?: string | null): KubeError {
   let message = "";
+  let retryAfterSeconds: unknown;
   try {
-    const s = JSON.parse(body) as { message?: unknown; reason?: unknown };
+    const s = JSON.parse(body) as { message?: unknown; reason?: unknown; details?: { retryAfterSeconds?: unknown } };
     message = typeof s.message === "string" ? s.message : typeof s.reason === "string" ? s.reason : "";
+    retryAfterSeconds = s.details?.retryAfterSeconds;
   } catch {
     // not a Status (a proxy's HTML page): the code alone says enough
   }
-  return new KubeError(`HTTP ${status}${message ? `: ${firstLine(message)}` : ""}`, status);
+  const retryAfterMs = status === 429 || status === 503 ? retryAfter(retryAfterHeader, retryAfterSeconds) : undefined;
+  return new KubeError(`HTTP ${status}${message ? `: ${firstLine(message)}` : ""}`, status, undefined, retryAfterMs);
+}
+
+/**
+ * Retry-After as client-go reads it (rest/request.go checkWait): the header in
+ * whole seconds first, then the Status's details.retryAfterSeconds. An HTTP
+ * date is also accepted (RFC 9110); nothing usable is undefined.
+ */
+export function retryAfter(header: string | null | undefined, detailsSeconds?: unknown): number | undefined {
+  let ms: number | undefined;
+  const h = header?.trim();
+  if (h && /^\d+$/.test(h)) ms = Number(h) * 1000;
+  else if (h && !Number.isNaN(Date.parse(h))) ms = Math.max(0, Date.parse(h) - Date.now());
+  else if (typeof detailsSeconds === "number" && detailsSeconds > 0) ms = detailsSeconds * 1000;
+  return ms === undefined ? undefined : Math.min(ms, MAX_RETRY_AFTER_MS);
+}
+
+/** The wait a failed request's server asked for (0 when it asked for none). */
+export function retryAfterOf(err: unknown): number {
+  return err instanceof KubeError ? (err.retryAfterMs ?? 0) : 0;
 }
 
 function asKubeError(err: unknown, timeoutMs: number): KubeError {
@@ -214,9 +286,10 @@ export function defaultKubeconfigPaths(): { paths: string[]; from: string } {
  * else $KUBECONFIG or ~/.kube/config (kubeconfig.ts). Nothing to connect to
  * is "cluster unreachable" (exit 3) naming where we looked, an explicit
  * --kubeconfig that does not exist too; a kubeconfig that exists and cannot
- * be read or parsed is invalid input naming the file.
+ * be read or parsed is invalid input naming the file. `command` (validate,
+ * sidecar) ends the User-Agent of every request.
  */
-export function loadKube(kubeconfig?: string): Kube {
+export function loadKube(kubeconfig?: string, command = ""): Kube {
   if (kubeconfig && !existsSync(kubeconfig)) {
     throw new ClusterUnreachableError(`no Kubernetes client configuration found: --kubeconfig ${kubeconfig} does not exist`);
   }
@@ -234,7 +307,7 @@ export function loadKube(kubeconfig?: string): Kube {
   try {
     const config = loadKubeConfig(kubeconfig);
     if (!config.getCurrentCluster()) throw new Error("no Kubernetes cluster configured (no in-cluster config and no kubeconfig)");
-    return new Kube(config);
+    return new Kube(config, command);
   } catch (err) {
     throw new InputError(kubeconfig ? `kubeconfig ${kubeconfig}` : "Kubernetes client config", "", describe(err));
   }

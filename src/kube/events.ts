@@ -18,8 +18,17 @@
  *   find the Event the previous run created (409 on create) and continue its
  *   series, instead of adding one Event per restart. The pod is part of the
  *   name so that every pod keeps its own Event and reportingInstance.
- * - Repeats within `minPatchIntervalMs` are folded into one PATCH (client-go
- *   sends count 2 at once and later counts only on a 30-minute heartbeat).
+ * - A repeat of the problem an object is already in is written at most once
+ *   per `minPatchIntervalMs` (30 minutes, client-go's heartbeat of a
+ *   series): repeats in between only raise the count that the next write
+ *   (or flush() at exit) sends. A change of state (a new problem, the
+ *   recovery, or an old problem back after either) is written at once. One
+ *   Event storm is thus impossible: a thousand pods sharing one bad Secret
+ *   write one Event each, then refresh it twice an hour at most.
+ * Callers report occurrences, not deliveries: the sidecar reports a problem
+ * again only when the Tenant or the Secret changed (config-loop.ts), so a
+ * re-list, a reconnect or a restarted watch re-delivering the same objects
+ * writes nothing.
  * Recording never fails the caller: without permission (403) or without the
  * events.k8s.io API (404) it logs one warning and records nothing more; other
  * failures are logged and retried on the next occurrence.
@@ -85,7 +94,7 @@ export interface EventRecorderOptions {
   log: Logger;
   /** Default: POD_NAME / HOSTNAME. */
   reportingInstance?: string;
-  /** Repeats of one Event closer together than this share one PATCH (default 10 s). */
+  /** Repeats of the same problem are written at most this often (default 30 minutes: REFRESH_INTERVAL_MS). */
   minPatchIntervalMs?: number;
   /** Per request (default 5 s): a black-holed API server must not hold a caller's flush. */
   requestTimeoutMs?: number;
@@ -123,11 +132,15 @@ const NOTE_LIMIT = 1024;
  * count, as a restarted process does; only a count not yet written is lost.
  */
 const MAX_SERIES = 256;
+/** client-go's series heartbeat (tools/events: 30 minutes), and SPEC 4's "at most once per 30 minutes per pod". */
+export const REFRESH_INTERVAL_MS = 30 * 60_000;
 const STRATEGIC = "application/strategic-merge-patch+json";
 
 export class EventRecorder {
   private readonly series = new Map<string, Series>();
   private readonly troubled = new Set<string>();
+  /** The key last reported for each object (uid): a report with another key is a change of state. */
+  private readonly lastKey = new Map<string, string>();
   private disabled = false;
   private readonly instance: string;
   private readonly minPatchIntervalMs: number;
@@ -136,7 +149,7 @@ export class EventRecorder {
 
   constructor(private readonly opts: EventRecorderOptions) {
     this.instance = opts.reportingInstance ?? reportingInstance();
-    this.minPatchIntervalMs = opts.minPatchIntervalMs ?? 10_000;
+    this.minPatchIntervalMs = opts.minPatchIntervalMs ?? REFRESH_INTERVAL_MS;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 5_000;
     this.maxSeries = opts.maxSeries ?? MAX_SERIES;
   }
@@ -170,6 +183,16 @@ export class EventRecorder {
     this.forgetLeastRecent();
     s.count++;
     s.lastObserved = now;
+    // The object's state changed (another problem, the recovery, a problem back): written at once.
+    if (this.lastKey.get(regarding.uid) !== key) {
+      this.lastKey.set(regarding.uid, key);
+      if (this.lastKey.size > this.maxSeries) this.lastKey.delete(this.lastKey.keys().next().value!);
+      s.lastWriteAt = 0;
+      if (s.timer) {
+        clearTimeout(s.timer);
+        s.timer = undefined;
+      }
+    }
     this.schedule(s);
   }
 

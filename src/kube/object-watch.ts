@@ -10,8 +10,16 @@
  * - 410 Gone, as HTTP status or as an ERROR event, re-lists at once the first
  *   time and with backoff when it repeats (a server that answers nothing but
  *   410 must not get a tight LIST/WATCH loop);
- * - any other failure retries with capped, jittered exponential backoff;
- * - every `resyncMs` the object is re-listed anyway, against a missed event.
+ * - any other failure retries with the backoff of client-go's reflector
+ *   (retry.ts API_BACKOFF), and never sooner than a 429/503's Retry-After;
+ * - each WATCH asks for a window (timeoutSeconds) drawn uniformly from
+ *   [streamMs, 2·streamMs), 5 to 10 minutes as client-go's reflector: pods
+ *   that start or reconnect together then drift apart at every renewal,
+ *   instead of re-watching in lock-step for ever;
+ * - once the last LIST is `resyncMs` old (an hour, plus up to 20 % jitter),
+ *   the object is re-listed when the current stream ends, against a missed
+ *   event (client-go re-lists only on 410; a 5-minute re-list of 2,000
+ *   watchers alone would be 6.7 LISTs a second).
  * `progressAt` records when the loop last finished a step (a LIST, a stream,
  * a retry), for /healthz: a loop that stops making progress is wedged.
  * The consumer gets the object (or undefined when it does not exist) and
@@ -21,8 +29,8 @@
  */
 import type { Logger } from "pino";
 import { describe } from "../errors.ts";
-import { Backoff, Loop, type BackoffPolicy } from "../retry.ts";
-import { isTransient, KubeError, statusOf, type Kube } from "./client.ts";
+import { API_BACKOFF, Backoff, Loop, longestBackoff, type BackoffPolicy } from "../retry.ts";
+import { isTransient, KubeError, retryAfterOf, statusOf, type Kube } from "./client.ts";
 
 export interface KubeObject {
   metadata?: { name?: string; resourceVersion?: string; uid?: string };
@@ -47,9 +55,9 @@ export interface WatchStatus {
 }
 
 export interface WatchTimings {
-  /** Re-list at least this often (default 5 minutes). */
+  /** Re-list once the last LIST is this old, plus up to RESYNC_JITTER of it (default 1 hour). */
   resyncMs: number;
-  /** Longest WATCH stream asked of the server (its timeoutSeconds; default 5 minutes). */
+  /** Shortest WATCH window asked of the server; each is drawn from [streamMs, 2·streamMs) (default 5 minutes). */
   streamMs: number;
   /** How long past its timeoutSeconds a stream may stay open and silent (default 15 s). */
   silenceGraceMs: number;
@@ -61,13 +69,26 @@ export interface WatchTimings {
 }
 
 export const DEFAULT_WATCH_TIMINGS: WatchTimings = {
-  resyncMs: 5 * 60_000,
+  // SPEC 4: at most once an hour. The watch is trusted (it resumes from its
+  // resourceVersion, and 410 re-lists); this only bounds how long a missed
+  // event could go unnoticed.
+  resyncMs: 60 * 60_000,
+  // client-go's reflector: minWatchTimeout 5 minutes, timeoutSeconds = min·(1 + rand).
   streamMs: 5 * 60_000,
+  // A server ends a stream at its timeoutSeconds; 15 s covers a slow end on a loaded server.
   silenceGraceMs: 15_000,
   headerTimeoutMs: 10_000,
-  backoff: { baseMs: 250, capMs: 10_000 },
+  backoff: API_BACKOFF,
   wedgeSlackMs: 30_000,
 };
+
+/** The re-list period is drawn from [resyncMs, resyncMs·1.2): pods started together re-list apart. */
+const RESYNC_JITTER = 0.2;
+
+/** A WATCH window in whole seconds (timeoutSeconds), uniform in [streamMs, 2·streamMs). */
+export function drawWindowSeconds(streamMs: number, random = Math.random): number {
+  return Math.max(1, Math.floor((streamMs * (1 + random())) / 1000));
+}
 
 export interface WatchOptions {
   log: Logger;
@@ -90,6 +111,10 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
   readonly status: WatchStatus;
   /** When the loop last completed a step (Date.now()). */
   progressAt = Date.now();
+  /** While in backoff: when the sleep ends (a Retry-After can be longer than any backoff step). */
+  private sleepingUntil = 0;
+  /** When the current WATCH's response headers arrived (0: none yet). */
+  private streamOpenedAt = 0;
   readonly timings: WatchTimings;
   private readonly abort = new AbortController();
 
@@ -106,14 +131,17 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
 
   /**
    * Whether the loop has completed a step recently. Every step is bounded
-   * (header timeout, stream window plus grace, backoff cap), so a loop that
-   * has not progressed for longer than the longest step plus slack is wedged
-   * or dead, and /healthz says so. An API outage is not: each failed try is a step.
+   * (header timeout, the longest stream window (2·streamMs) plus grace, the
+   * longest backoff wait (3·cap with API_BACKOFF), or the Retry-After
+   * it is sleeping out), so a loop that has not progressed for longer than
+   * the longest step plus slack is wedged or dead, and /healthz says so. An
+   * API outage is not: each failed try is a step.
    */
   get progressing(): boolean {
     const t = this.timings;
-    const longestStep = Math.max(t.streamMs + t.silenceGraceMs + t.headerTimeoutMs, t.backoff.capMs + 2 * t.headerTimeoutMs);
-    return Date.now() - this.progressAt <= longestStep + t.wedgeSlackMs;
+    const longestStep = Math.max(2 * t.streamMs + t.silenceGraceMs + t.headerTimeoutMs, longestBackoff(t.backoff) + 2 * t.headerTimeoutMs);
+    const now = Date.now();
+    return now - this.progressAt <= longestStep + t.wedgeSlackMs || now <= this.sleepingUntil + t.headerTimeoutMs + t.wedgeSlackMs;
   }
 
   protected override onStop(): void {
@@ -131,10 +159,10 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
     const failures = new Backoff(t.backoff);
     let gones = 0; // consecutive 410s
     let rv: string | undefined; // undefined: must (re-)list
-    let listedAt = 0;
+    let relistAt = 0;
     while (!this.stopped) {
       try {
-        if (rv === undefined || Date.now() - listedAt >= t.resyncMs) {
+        if (rv === undefined || Date.now() >= relistAt) {
           this.status.state = "listing";
           const list = await this.kube.request<{ items?: T[]; metadata?: { resourceVersion?: string } }>({
             path: this.source.path,
@@ -143,27 +171,34 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
             signal: this.abort.signal,
           });
           if (this.stopped) break;
-          listedAt = Date.now();
+          relistAt = Date.now() + t.resyncMs * (1 + Math.random() * RESYNC_JITTER);
           rv = list.metadata?.resourceVersion ?? "0";
           this.status.resourceVersion = rv;
           this.progress();
           this.onObject(list.items?.[0]);
         }
         this.status.state = "watching";
-        const windowMs = Math.max(1_000, Math.min(t.streamMs, t.resyncMs - (Date.now() - listedAt)));
+        // Not shortened to meet the re-list: every window keeps its drawn length, the re-list waits for its end.
         const started = Date.now();
-        const end = await this.watchOnce(rv, windowMs);
+        const end = await this.watchOnce(rv, drawWindowSeconds(t.streamMs));
         if (this.stopped) break;
         this.progress();
         rv = end.resourceVersion;
+        this.streamOpenedAt = 0;
         if (end.gone) throw new KubeError("410 Gone", GONE);
         // A stream that closes at once without events is a failure too; don't spin on it.
         if (end.events === 0 && Date.now() - started < 1_000) throw new KubeError("watch closed immediately");
-        failures.reset();
+        // client-go's rule: only a quiet period forgets the failures (policy.resetAfterMs), not
+        // one stream that ended normally; a policy without one resets on each success.
+        if (t.backoff.resetAfterMs === undefined) failures.reset();
         gones = 0;
         this.status.lastError = undefined;
       } catch (err) {
         if (this.stopped) break;
+        // A stream that ran a while before failing (a dropped connection, a restarted server)
+        // shows the watch worked since the last 410: the next 410 is routine again.
+        if (this.streamOpenedAt && Date.now() - this.streamOpenedAt >= 1_000) gones = 0;
+        this.streamOpenedAt = 0;
         const reason = describe(err);
         this.restarted(reason);
         if (statusOf(err) === GONE) {
@@ -178,8 +213,9 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
         }
         this.status.lastError = reason;
         this.status.state = "backoff";
-        const delay = failures.next();
+        const delay = failures.next(retryAfterOf(err));
         log.warn({ kind: this.source.kind, name: this.source.name, retryInMs: Math.round(delay) }, `watch failed: ${reason}`);
+        this.sleepingUntil = Date.now() + delay;
         await this.sleeper.sleep(delay);
         this.progress();
       }
@@ -197,12 +233,13 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
   }
 
   /**
-   * One WATCH stream of at most `windowMs` (its timeoutSeconds); resolves when
+   * One WATCH stream of at most `windowSeconds` (its timeoutSeconds); resolves when
    * it ends, with the last resourceVersion seen. Its own AbortController ends
    * it on stop() and when it outlives its window by the grace period.
    */
-  private async watchOnce(fromRv: string, windowMs: number): Promise<StreamEnd> {
+  private async watchOnce(fromRv: string, windowSeconds: number): Promise<StreamEnd> {
     const t = this.timings;
+    const windowMs = windowSeconds * 1000;
     const end: StreamEnd = { resourceVersion: fromRv, gone: false, events: 0 };
     const stream = new AbortController();
     const onStop = () => stream.abort();
@@ -220,11 +257,12 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
           fieldSelector: this.fieldSelector,
           resourceVersion: fromRv,
           allowWatchBookmarks: true,
-          timeoutSeconds: Math.max(1, Math.round(windowMs / 1000)),
+          timeoutSeconds: windowSeconds,
         },
         signal: stream.signal,
         headerTimeoutMs: t.headerTimeoutMs,
       });
+      this.streamOpenedAt = Date.now();
       for await (const line of lines) {
         if (this.stopped) return end; // events read after stop() are not delivered
         let event: { type?: string; object?: T & { code?: number; message?: string } };
@@ -258,7 +296,7 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
           this.status.resourceVersion = objRv;
         }
       }
-      if (silent) throw new KubeError(`watch stream silent past its ${Math.round(windowMs / 1000)} s timeout; abandoned`, undefined, "ETIMEDOUT");
+      if (silent) throw new KubeError(`watch stream silent past its ${windowSeconds} s timeout; abandoned`, undefined, "ETIMEDOUT");
       return end;
     } finally {
       clearTimeout(watchdog);

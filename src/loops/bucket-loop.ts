@@ -1,6 +1,9 @@
 /**
- * When bucket DNS is on: once MinIO answers, and then every 10 minutes,
- * reconcile bucket Services against MinIO's bucket list (SPEC 6). A failed
+ * When bucket DNS is on: once MinIO answers, and then every 10 minutes ± 20 %
+ * (drawn per round, so the pods of a Tenant, started together, drift apart
+ * instead of reconciling in the same second for ever), reconcile bucket
+ * Services against MinIO's bucket list (SPEC 6). A round stopped by a 429
+ * waits the server's Retry-After and at least its backoff. A failed
  * run (ListBuckets refused or malformed, an API error, any bucket not
  * reconciled) is logged, counted as a failure and retried with backoff,
  * seconds up to a minute: MinIO answers its health check before S3 is ready,
@@ -9,7 +12,7 @@
  */
 import type { Logger } from "pino";
 import { rootCredentials } from "../config/merge.ts";
-import type { BucketReconciler } from "../buckets/reconcile.ts";
+import { RoundThrottled, type BucketReconciler } from "../buckets/reconcile.ts";
 import { checkReadiness, type MinioClient } from "../minio/client.ts";
 import { listBuckets } from "../minio/list-buckets.ts";
 import { Backoff, Loop, type BackoffPolicy } from "../retry.ts";
@@ -17,6 +20,7 @@ import type { ConfigController } from "./config-loop.ts";
 import type { Metrics } from "../metrics.ts";
 
 export interface BucketLoopTimings {
+  /** Period between successful rounds, each drawn from intervalMs·(1 ± INTERVAL_JITTER). */
   intervalMs: number;
   /** How often to look for MinIO (or for bucketDNS being switched on) before the first run. */
   waitMs: number;
@@ -41,10 +45,16 @@ export interface BucketLoopOptions {
 
 export type RunOutcome = "skipped" | "success" | "failure";
 
+/** ± 20 % (SPEC 6): wide enough that a Tenant's pods spread over minutes after a few rounds. */
+const INTERVAL_JITTER = 0.2;
+
 export class BucketLoop extends Loop {
   private readonly timings: BucketLoopTimings;
   private readonly failures: Backoff;
-  lastRun?: { at: string; ok: boolean; buckets?: number; created?: number; orphans?: number; error?: string };
+  /** /status's bucketReconcile. `degraded`: why Services were read with GETs instead of one LIST. */
+  lastRun?: { at: string; ok: boolean; buckets?: number; created?: number; orphans?: number; error?: string; degraded?: string };
+  /** The Retry-After of the 429 that stopped the last round (0: none). */
+  private retryAfterMs = 0;
 
   constructor(private readonly o: BucketLoopOptions) {
     super();
@@ -56,7 +66,8 @@ export class BucketLoop extends Loop {
     while (!this.stopped) {
       const outcome = await this.once();
       if (this.stopped) break;
-      const delay = outcome === "success" ? this.timings.intervalMs : outcome === "failure" ? this.failures.next() : this.timings.waitMs;
+      const period = this.timings.intervalMs * (1 + (2 * Math.random() - 1) * INTERVAL_JITTER);
+      const delay = outcome === "success" ? period : outcome === "failure" ? this.failures.next(this.retryAfterMs) : this.timings.waitMs;
       if (outcome === "success") this.failures.reset();
       await this.sleeper.sleep(delay);
     }
@@ -70,10 +81,12 @@ export class BucketLoop extends Loop {
     if (!(await checkReadiness(minio)).ok) return "skipped";
     const creds = rootCredentials(config.env);
     if (!creds) return "skipped";
+    this.retryAfterMs = 0;
     try {
       const r = await reconciler.run(await listBuckets(minio, creds));
       metrics.bucketServicesOrphaned.set(r.orphans.length - r.pruned.length);
       this.lastRun = { at: new Date().toISOString(), ok: r.failed.length === 0, buckets: r.buckets, created: r.created.length, orphans: r.orphans.length };
+      if (r.degraded) this.lastRun.degraded = r.degraded;
       if (r.failed.length) {
         // Some buckets have no Service yet: a failure to retry soon, not a success to wait 10 minutes on.
         this.lastRun.error = `${r.failed.length} of ${r.buckets} bucket Services not reconciled`;
@@ -88,6 +101,7 @@ export class BucketLoop extends Loop {
     } catch (err) {
       metrics.reconcileRuns.inc({ result: "failure" });
       const error = err instanceof Error ? (err.message.split("\n")[0] ?? err.name) : String(err);
+      if (err instanceof RoundThrottled) this.retryAfterMs = err.retryAfterMs;
       this.lastRun = { at: new Date().toISOString(), ok: false, error };
       log.warn(`bucket Service reconcile failed (retrying): ${error}`);
       return "failure";

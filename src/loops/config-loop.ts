@@ -93,6 +93,8 @@ export class ConfigController {
   private readonly writeBackoff = new Backoff(WRITE_RETRY);
   private readonly writeSleeper = new Sleeper();
   private writeRetrying = false;
+  /** What the last problem Event reported: the problem and the inputs it came from. */
+  private reported?: string;
   /** Resolves once both objects have been read and a first config attempt was made. */
   readonly synced: Promise<void>;
 
@@ -199,12 +201,19 @@ export class ConfigController {
   }
 
   /**
-   * An invalid configuration as an Event regarding the Tenant (every occurrence: the recorder
-   * folds repeats into one Event's series). Needs the Tenant's uid, so not while it is unread.
+   * An invalid configuration as an Event regarding the Tenant: once per occurrence, i.e. per
+   * problem and inputs (the resourceVersions of the Tenant and the Secret, or why they are
+   * unreadable). The same objects delivered again by a re-list, a reconnect or a restarted
+   * watch are no new occurrence and report nothing; a new edit that is still invalid is one
+   * (the recorder counts it, and writes it at most once per 30 minutes). Needs the Tenant's
+   * uid, so not while it is unread.
    */
   private reportEvent(message: string) {
     const regarding = tenantRegarding(this.tenantObject, this.o.namespace);
     if (!regarding || !this.o.events) return;
+    const occurrence = JSON.stringify([message, inputOf(this.tenant), inputOf(this.secret)]);
+    if (occurrence === this.reported) return;
+    this.reported = occurrence;
     const secret = this.secret.state === "unreadable" ? this.secret.status : this.secret.state === "read" && !this.secret.object ? 404 : undefined;
     const reason = secret === 404 ? REASONS.SecretNotFound : secret === 403 ? REASONS.SecretForbidden : REASONS.ConfigInvalid;
     this.o.events.report(regarding, "Warning", reason, `last good config file kept: ${message}`, ACTIONS.Apply);
@@ -251,6 +260,7 @@ export class ConfigController {
       if (this.lastError) log.info("configuration valid again");
       const regarding = tenantRegarding(tenant, namespace);
       if (regarding) this.o.events?.recovered(regarding, `config file written from ${tenantRef} and ${secretRef}`);
+      this.reported = undefined;
       this.writeBackoff.reset();
       this.lastError = undefined;
       metrics.configValid.set(1);
@@ -289,4 +299,10 @@ function logged(inputs: ConfigInputs, prefix = "") {
     [key("secretName")]: inputs.secret.name,
     [key("secretResourceVersion")]: inputs.secret.resourceVersion,
   };
+}
+
+/** What an occurrence of a problem is made of, for one input: its resourceVersion, or its state. */
+function inputOf(o: Observed): string {
+  if (o.state !== "read") return o.state === "unreadable" ? `unreadable ${o.status ?? ""}` : "unseen";
+  return o.object ? `rv ${o.object.metadata?.resourceVersion ?? ""}` : "absent";
 }

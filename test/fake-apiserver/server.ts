@@ -75,6 +75,8 @@ export interface RequestRecord {
   token?: string;
   user?: string;
   contentType?: string;
+  /** The User-Agent header, as an audit log records it. */
+  userAgent?: string;
   /** HTTP status answered; 0 = the connection was reset without any response. */
   status: number;
   /** Set when the answer came from failNext(). */
@@ -117,6 +119,13 @@ export interface FailOptions {
    * as it will be logged (method, path, query, verb, resource, namespace, name, token...; status still 0).
    */
   match?: (r: Readonly<RequestRecord>) => boolean;
+  /**
+   * For 429 and 503: the Retry-After (header and Status details.retryAfterSeconds) to answer with;
+   * default 1 for 429 (as kube-apiserver's max-in-flight filter), none for 503. `header: false`
+   * sends it only in the Status details.
+   */
+  retryAfterSeconds?: number;
+  retryAfterHeader?: boolean;
 }
 
 /**
@@ -131,6 +140,8 @@ interface FaultRule {
   remaining: number;
   mode: FaultMode;
   match?: FailOptions["match"];
+  retryAfterSeconds?: number;
+  retryAfterHeader?: boolean;
 }
 
 function refOf(ref: ObjectRef): ObjectRefObject {
@@ -376,7 +387,7 @@ export class FakeApiServer {
    * Faults queue up in call order.
    */
   failNext(n: number, mode: FaultMode = 500, opts: FailOptions = {}): void {
-    if (n > 0) this.faults.push({ remaining: n, mode, match: opts.match });
+    if (n > 0) this.faults.push({ remaining: n, mode, match: opts.match, retryAfterSeconds: opts.retryAfterSeconds, retryAfterHeader: opts.retryAfterHeader });
   }
 
   /** Pending injected faults (sum of the remaining counts). */
@@ -442,9 +453,9 @@ export class FakeApiServer {
     res.end(text);
   }
 
-  private sendError(res: http.ServerResponse, e: ApiError): void {
+  private sendError(res: http.ServerResponse, e: ApiError, noRetryAfterHeader = false): void {
     const headers: Record<string, string> = {};
-    if (e.details?.retryAfterSeconds) headers["Retry-After"] = String(e.details.retryAfterSeconds);
+    if (e.details?.retryAfterSeconds && !noRetryAfterHeader) headers["Retry-After"] = String(e.details.retryAfterSeconds);
     for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
     this.send(res, e.code, e.toStatus());
   }
@@ -478,6 +489,7 @@ export class FakeApiServer {
     const rec: RequestRecord = { method, path, query, watch: false, status: 0, time: Date.now() };
     if (token) rec.token = token;
     if (contentType) rec.contentType = contentType;
+    if (req.headers["user-agent"]) rec.userAgent = req.headers["user-agent"];
 
     const segments = path.split("/").filter(Boolean).map((s) => decodeURIComponent(s));
     const route = parseResourcePath(segments);
@@ -513,10 +525,14 @@ export class FakeApiServer {
         res.on("close", () => (rec.closedAt = Date.now()));
         return;
       }
-      const e = faultStatus(fault.mode);
+      const base = faultStatus(fault.mode);
+      const e =
+        fault.retryAfterSeconds !== undefined && (base.code === 429 || base.code === 503)
+          ? new ApiError(base.code, base.reason, base.message, { ...base.details, retryAfterSeconds: fault.retryAfterSeconds })
+          : base;
       rec.status = e.code;
       this.log(rec);
-      this.sendError(res, e);
+      this.sendError(res, e, fault.retryAfterHeader === false);
       return;
     }
 

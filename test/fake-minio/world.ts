@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadAll } from "js-yaml";
 import { startFakeApiServer, type FakeApiServer, type KObject } from "../fake-apiserver/index.ts";
-import { shippedRoleRules, type ApiServer, type Backend } from "../support/backend.ts";
+import { operatorRoleRules, shippedRoleRules, type ApiServer, type Backend } from "../support/backend.ts";
 import { CREDENTIALS, NS, PASSWORD, secret, tenant } from "../support/objects.ts";
 import { eventually, startSidecar, type SidecarProcess } from "../support/sidecar.ts";
 import { startFakeMinio, type FakeMinio, type FakeMinioOptions } from "./index.ts";
@@ -36,6 +36,8 @@ export interface WorldOptions {
   minio?: FakeMinioOptions;
   /** Give the sidecar an admin token instead of the shipped Role. */
   admin?: boolean;
+  /** Give the sidecar the MinIO Operator's own per-Tenant Role (no list on services) instead of the shipped Role. */
+  operatorRole?: boolean;
   /** Create the operator's Services (default true). */
   operatorServices?: boolean;
 }
@@ -126,7 +128,7 @@ export async function startWorld(o: WorldOptions = {}): Promise<World> {
   const api = await startFakeApiServer({
     tokens: {
       admin: "admin",
-      sidecar: o.admin ? "admin" : { user: `system:serviceaccount:${NS}:${TENANT}-sidecar`, rules: shippedRoleRules() },
+      sidecar: o.admin ? "admin" : { user: `system:serviceaccount:${NS}:${TENANT}-sidecar`, rules: o.operatorRole ? operatorRoleRules() : shippedRoleRules() },
     },
   });
   const t = tenant({ configuration: { name: SECRET }, features: { bucketDNS: true }, ...o.tenantSpec }, TENANT);

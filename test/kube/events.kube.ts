@@ -7,7 +7,7 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import { NS } from "../support/backend.ts";
-import { controlPlane, expectNoRefusals, kubeBackend, orphanSearch } from "../support/kube-backend.ts";
+import { controlPlane, expectNoRefusals, kubeBackend } from "../support/kube-backend.ts";
 import { runCli } from "../support/cli.ts";
 import { PASSWORD } from "../support/objects.ts";
 import { eventually } from "../support/sidecar.ts";
@@ -38,9 +38,11 @@ test("the sidecar keeping the last good file: one Warning Event regarding the Te
   expect(warning.regarding).toMatchObject({ kind: "Tenant", name: "myminio", uid });
   expect(warning.note).toContain(`Secret ${NS}/${SECRET}`);
   expect(warning.note).toContain("missing root credentials");
+  // The same problem again (another invalid edit): counted, refreshed at most every 30 minutes (issue 21),
+  // so it goes out with the exit's flush (checked after finish below), not now.
   await setSecret(e, 'export MINIO_ROOT_USER="minio"\nexport MINIO_BROWSER="off"');
-  await eventually(async () => ((await tenantEvents()).find((x) => x.reason === "ConfigInvalid")?.series?.count ?? 0) >= 2, 25_000, "series.count 2");
-  expect((await tenantEvents()).filter((x) => x.reason === "ConfigInvalid")).toHaveLength(1);
+  await Bun.sleep(2_000);
+  expect((await tenantEvents()).filter((x) => x.reason === "ConfigInvalid").map((x) => x.series?.count ?? 1)).toEqual([1]);
   await setSecret(e, configEnv(pw("events-fixed")));
   await fileIs(e, expectedFile(pw("events-fixed")));
   const applied = (await eventually(async () => (await tenantEvents()).find((x) => x.reason === "ConfigApplied"), 15_000, "ConfigApplied Event"))!;
@@ -49,6 +51,8 @@ test("the sidecar keeping the last good file: one Warning Event regarding the Te
   expect(all).not.toContain(PASSWORD);
   expect(all).not.toContain(EXAMPLE_PASSWORD);
   await finish(e);
+  // SIGTERM flushed the pending repeat: still one Event, its series counting both edits.
+  expect((await tenantEvents()).filter((x) => x.reason === "ConfigInvalid").map((x) => x.series?.count)).toEqual([2]);
 }, 90_000);
 
 test("validate failing (credentials missing) records a Warning ConfigInvalid Event naming the Secret, no value", async () => {
@@ -68,5 +72,5 @@ test("validate failing (credentials missing) records a Warning ConfigInvalid Eve
   e.sc.proc.kill("SIGKILL");
 }, 60_000);
 
-// The shipped Role allows the Event writes: the only refusal is the by-design orphan search.
-expectNoRefusals(orphanSearch);
+// The shipped Role allows the Event writes (and the reconcile's LIST of Services): no refusal.
+expectNoRefusals();

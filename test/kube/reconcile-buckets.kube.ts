@@ -8,10 +8,10 @@
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { NS, startWorldOn, until, type World } from "../fake-minio/world.ts";
 import type { ApiServer } from "../support/backend.ts";
-import { expectNoRefusals, kubeBackend, orphanSearch } from "../support/kube-backend.ts";
+import { expectNoRefusals, kubeBackend } from "../support/kube-backend.ts";
 
 setDefaultTimeout(60_000);
-expectNoRefusals(orphanSearch);
+expectNoRefusals();
 
 let w: World<ApiServer> | undefined;
 afterEach(async () => {

@@ -5,15 +5,13 @@
  * its ownerReference and the uid precondition on delete.
  */
 import { setDefaultTimeout } from "bun:test";
-import { expectNoRefusals, kubeBackend, orphanSearch } from "../support/kube-backend.ts";
+import { expectNoRefusals, kubeBackend } from "../support/kube-backend.ts";
 import { webhookScenarios } from "../scenarios/webhook-buckets.ts";
 
 setDefaultTimeout(60_000);
 
 webhookScenarios(kubeBackend);
 
-// The Role was enough for everything the webhook did. The one refusal is by
-// design: deploy/rbac.yaml grants no `list` on services, so the start-up
-// reconcile's orphan search (one LIST per sidecar start) gets 403 and only
-// covers the Services this process has seen (reconcile-buckets.test.ts).
-expectNoRefusals(orphanSearch);
+// The Role was enough for everything the webhook and the start-up reconcile
+// did (its one LIST of Services included: deploy/rbac.yaml grants `list`).
+expectNoRefusals();

@@ -92,6 +92,18 @@ export function shippedRoleRules(namespace = NS, secretNames?: string[]): Rule[]
   return role.rules.map((r) => ({ ...r, ...(secretNames && r.resources.includes("secrets") ? { resourceNames: secretNames } : {}), namespaces: [namespace] }));
 }
 
+/**
+ * The MinIO Operator's own per-Tenant Role for its sidecar (SPEC 4): secrets get/list/watch,
+ * services create/delete/get, tenants get/list/watch. No Service list or update, no Events.
+ */
+export function operatorRoleRules(namespace = NS): Rule[] {
+  return [
+    { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"], namespaces: [namespace] },
+    { apiGroups: [""], resources: ["services"], verbs: ["create", "delete", "get"], namespaces: [namespace] },
+    { apiGroups: ["minio.min.io"], resources: ["tenants"], verbs: ["get", "list", "watch"], namespaces: [namespace] },
+  ];
+}
+
 export function shippedRbac(): KObject[] {
   return (loadAll(readFileSync(join(ROOT, "deploy/rbac.yaml"), "utf8")) as KObject[]).filter(Boolean);
 }

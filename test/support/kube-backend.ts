@@ -165,5 +165,3 @@ export function expectNoRefusals(expected: (r: AuditedRequest) => boolean = () =
   });
 }
 
-/** deploy/rbac.yaml grants no `list` on services (by design): the start-up reconcile's orphan search is refused. */
-export const orphanSearch = (r: AuditedRequest) => r.verb === "list" && r.resource === "services" && r.status === 403;
