@@ -12,7 +12,7 @@
 # with the binary built, e.g.:
 #   KUBE_TEST_ROLE=operator-per-tenant SIDECAR_BIN=$PWD/dist/minio-operator-sidecar \
 #     bun test --timeout 60000 ./test/kube/webhook-buckets.kube.ts ./test/kube/reconcile-buckets.kube.ts
-# (one known failure there: the operator's Role has no update on services, docs/reference.md).
+# (.ci/run does exactly that).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"

@@ -65,6 +65,8 @@ export class BucketServices {
    * object we own is deleted; on a mismatch we fall back to checking it.
    */
   private readonly ownedUids = new Map<string, string>();
+  /** PUT on services was refused (403) once: stale Services are replaced by delete + create from then on. */
+  private updateForbidden = false;
 
   constructor(
     private readonly kube: Kube,
@@ -141,23 +143,43 @@ export class BucketServices {
     }
   }
 
-  /** Ours but stale (e.g. TLS switched on), as read by the caller: bring it in line with one PUT. */
+  /** Ours but stale (e.g. TLS switched on), as read by the caller: bring it in line (see replace). */
   async bringInLine(bucket: string, existing: V1Service, owner: Owner): Promise<Outcome> {
     try {
-      await this.replace(bucket, existing, this.desired(bucket, owner));
       this.remember(bucket, existing);
+      await this.replace(bucket, existing, this.desired(bucket, owner));
       return { status: 200, result: "updated" };
     } catch (err) {
       return apiError(err);
     }
   }
 
-  private replace(bucket: string, existing: V1Service, body: V1Service) {
-    return this.kube.request({
-      method: "PUT",
-      path: `${this.collection}/${bucket}`,
-      body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } },
-    });
+  /**
+   * Bring our stale Service in line: PUT, or, where the Role has no `update`
+   * on services (the MinIO Operator's own per-Tenant Role grants create,
+   * delete and get only), delete exactly this object (uid and
+   * resourceVersion preconditions: never one changed or recreated meanwhile)
+   * and create it anew. The refused PUT is asked once per process, not on
+   * every stale Service (each refusal is a 403 in the audit log).
+   */
+  private async replace(bucket: string, existing: V1Service, body: V1Service) {
+    if (!this.updateForbidden) {
+      try {
+        await this.kube.request({
+          method: "PUT",
+          path: `${this.collection}/${bucket}`,
+          body: { ...body, metadata: { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion } },
+        });
+        return;
+      } catch (err) {
+        if (statusOf(err) !== 403) throw err;
+        this.updateForbidden = true;
+      }
+    }
+    const md = existing.metadata;
+    await this.kube.request({ method: "DELETE", path: `${this.collection}/${bucket}`, body: { preconditions: { uid: md?.uid, resourceVersion: md?.resourceVersion } } });
+    this.ownedUids.delete(bucket);
+    this.remember(bucket, await this.kube.request<V1Service>({ method: "POST", path: this.collection, body }));
   }
 
   /** GET one Service by name. */

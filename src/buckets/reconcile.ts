@@ -24,7 +24,7 @@ import type { V1Service, V1ServiceList } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { describe } from "../errors.ts";
 import { retryAfterOf, statusOf, type Kube } from "../kube/client.ts";
-import { BucketServices, conflict, isValidBucketServiceName, sameSpec, type Outcome, type Owner } from "./bucket-services.ts";
+import { BucketServices, conflict, isValidBucketServiceName, reservedServiceNames, sameSpec, type Outcome, type Owner } from "./bucket-services.ts";
 
 /**
  * GETs in flight at once in the no-`list` fallback: a handful keeps a round
@@ -84,7 +84,7 @@ export class BucketReconciler {
 
   async run(buckets: string[]): Promise<ReconcileResult> {
     const result: ReconcileResult = { buckets: buckets.length, created: [], skippedNames: 0, conflicts: [], failed: [], orphans: [], pruned: [] };
-    const valid = buckets.filter((b) => {
+    let valid = buckets.filter((b) => {
       if (!isValidBucketServiceName(b)) result.skippedNames++;
       return isValidBucketServiceName(b);
     });
@@ -94,6 +94,13 @@ export class BucketReconciler {
       result.failed.push(...valid);
       return result;
     }
+    // Names the operator or Kubernetes use are never ours to make (SPEC 6): no request for them at all.
+    const reserved = reservedServiceNames(owner.name);
+    for (const b of valid.filter((n) => reserved.has(n))) {
+      result.conflicts.push(b);
+      this.log.warn({ bucket: b, status: 409 }, "bucket Service not reconciled: bucket name conflict: the name is one the MinIO Operator or Kubernetes uses in this namespace");
+    }
+    valid = valid.filter((n) => !reserved.has(n));
     const existing = await this.existing(valid, owner);
     result.degraded = existing.degraded;
     for (const bucket of valid) {

@@ -25,6 +25,7 @@
  * `hostNetwork` (no CNI plugin), and imagePullPolicy IfNotPresent, since the
  * images are imported, not pulled.
  */
+import { operatorRole } from "../support/backend.ts";
 
 export interface OperatorPodOptions {
   name: string;
@@ -112,7 +113,8 @@ export function operatorPod(o: OperatorPodOptions): Record<string, any> {
 /**
  * The Role the operator binds to every Tenant's ServiceAccount (`T-role`,
  * pkg/controller/service-account.go, facts only): get/list/watch on every
- * Secret and Tenant of the namespace, create/delete/get on Services.
+ * Secret and Tenant of the namespace, create/delete/get on Services (the
+ * rules of test/fixtures/operator-per-tenant-role.yaml).
  */
 export function operatorTenantRbac(tenant: string, namespace: string, serviceAccount = `${tenant}-sa`): Record<string, any>[] {
   return [
@@ -121,11 +123,7 @@ export function operatorTenantRbac(tenant: string, namespace: string, serviceAcc
       apiVersion: "rbac.authorization.k8s.io/v1",
       kind: "Role",
       metadata: { name: `${tenant}-role`, namespace },
-      rules: [
-        { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"] },
-        { apiGroups: [""], resources: ["services"], verbs: ["create", "delete", "get"] },
-        { apiGroups: ["minio.min.io"], resources: ["tenants"], verbs: ["get", "list", "watch"] },
-      ],
+      rules: operatorRole().rules,
     },
     {
       apiVersion: "rbac.authorization.k8s.io/v1",

@@ -95,13 +95,17 @@ export function shippedRoleRules(namespace = NS, secretNames?: string[]): Rule[]
 /**
  * The MinIO Operator's own per-Tenant Role for its sidecar (SPEC 4): secrets get/list/watch,
  * services create/delete/get, tenants get/list/watch. No Service list or update, no Events.
+ * Its one copy is test/fixtures/operator-per-tenant-role.yaml (the fake, the real API server
+ * and the real node all take it from there).
  */
 export function operatorRoleRules(namespace = NS): Rule[] {
-  return [
-    { apiGroups: [""], resources: ["secrets"], verbs: ["get", "list", "watch"], namespaces: [namespace] },
-    { apiGroups: [""], resources: ["services"], verbs: ["create", "delete", "get"], namespaces: [namespace] },
-    { apiGroups: ["minio.min.io"], resources: ["tenants"], verbs: ["get", "list", "watch"], namespaces: [namespace] },
-  ];
+  return operatorRole().rules.map((r) => ({ ...r, namespaces: [namespace] }));
+}
+
+/** The fixture's Role object (its rules; name and namespace are for the caller to set). */
+export function operatorRole(): { rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> } {
+  const [role] = loadAll(readFileSync(join(ROOT, "test/fixtures/operator-per-tenant-role.yaml"), "utf8")) as Array<{ rules: Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> }>;
+  return role!;
 }
 
 export function shippedRbac(): KObject[] {

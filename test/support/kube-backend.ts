@@ -150,6 +150,14 @@ export const kubeBackend: Backend = {
 };
 
 /**
+ * Under the operator's per-Tenant Role (no `list` or `update` on services) the
+ * sidecar asks each once per process and then degrades (GETs; delete and
+ * create instead of an update): those refusals are by design, SPEC 4.
+ */
+const degradedByRole = (r: AuditedRequest) =>
+  ROLE === "operator-per-tenant" && (r.verb === "list" || r.verb === "update") && /\/services(\/[^/]+)?$/.test(r.path);
+
+/**
  * Registers a check over the whole test file: every request the sidecar's
  * ServiceAccount made was authorised by the shipped Role (no 401/403 in the
  * real server's audit log), except those `expected` says the file provokes.
@@ -161,7 +169,7 @@ export function expectNoRefusals(expected: (r: AuditedRequest) => boolean = () =
   });
   afterAll(async () => {
     const refused = (await controlPlane()).requestsSince(mark).filter((r) => r.user === SIDECAR_USER && (r.status === 401 || r.status === 403));
-    expect(refused.filter((r) => !expected(r)).map((r) => `${r.verb} ${r.path}?${new URLSearchParams(r.query)} -> ${r.status}`)).toEqual([]);
+    expect(refused.filter((r) => !expected(r) && !degradedByRole(r)).map((r) => `${r.verb} ${r.path}?${new URLSearchParams(r.query)} -> ${r.status}`)).toEqual([]);
   });
 }
 
