@@ -11,7 +11,10 @@ import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { startFakeApiServer } from "./fake-apiserver/index.ts";
 import { runProcess } from "./support/cli.ts";
+import { NS, secret, tenant } from "./support/objects.ts";
+import { freePort } from "./support/sidecar.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const work = mkdtempSync(join(tmpdir(), "compiled-binary-"));
@@ -73,3 +76,63 @@ test("render's lazily loaded paths work in the binary: native YAML, js-yaml, the
   expect(out.yaml11).toEqual(out.plain!); // off is false, as bucketDNS: false: the same file
   expect(out.invalid).toEqual({ code: 1, stdout: "", stderr: "error: Tenant minio-tenant/myminio: spec.pools[0].servers: expected integer\n" });
 }, 120_000);
+
+/**
+ * No liveness probe restarts the sidecar in a Tenant pod (the operator gives
+ * it a readiness probe only), so a wedged loop must end the process itself.
+ * The wedge here is one reachable in practice: a kubeconfig credential plugin
+ * that never returns (client-node runs exec plugins without a time limit)
+ * holds the first LIST before its request starts. With production timings:
+ * /healthz 503 once the LIST is 10 s + 30 s past its start, the exit 30 s
+ * later, its reason on stderr and in the termination log. The plugin ends
+ * when its parent does, so nothing is left behind.
+ */
+test("a wedged sidecar exits 1 by itself, its reason on stderr and in the termination log", async () => {
+  build();
+  const api = await startFakeApiServer({ objects: [tenant(), secret()] as never });
+  try {
+    const dir = mkdtempSync(join(work, "wedge-"));
+    const kubeconfig = join(dir, "kubeconfig");
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "c", cluster: { server: api.url, "certificate-authority-data": Buffer.from(api.caPem).toString("base64") } }],
+        users: [{ name: "u", user: { exec: { apiVersion: "client.authentication.k8s.io/v1", command: "sh", args: ["-c", "while kill -0 $PPID 2>/dev/null; do sleep 1; done"] } } }],
+        contexts: [{ name: "ctx", context: { cluster: "c", user: "u", namespace: NS } }],
+        "current-context": "ctx",
+      }),
+    );
+    const terminationLog = join(dir, "termination-log");
+    writeFileSync(terminationLog, "");
+    const probe = await freePort();
+    const started = Date.now();
+    const run = runProcess(bin, [
+      "sidecar", "--tenant", "myminio", "--config-name", "myminio-env-configuration", "--kubeconfig", kubeconfig,
+      "--config-file", join(dir, "config.env"), "--termination-log", terminationLog,
+      "--probe-address", `127.0.0.1:${probe}`, "--webhook-address", `127.0.0.1:${await freePort()}`, "--sidecar-address", `127.0.0.1:${await freePort()}`,
+    ], { env: { KUBERNETES_SERVICE_HOST: undefined }, timeoutMs: 150_000 });
+    // Serving (after the 10 s start-up wait) and healthy at first; 503 once the hung LIST is past its bound.
+    const healthz = async () => fetch(`http://127.0.0.1:${probe}/healthz`).then((r) => r.status, () => 0);
+    const seen: Array<[number, number]> = [];
+    let exited = false;
+    void run.then(() => (exited = true));
+    while (!exited && Date.now() - started < 140_000) {
+      seen.push([Math.round((Date.now() - started) / 1000), await healthz()]);
+      await Bun.sleep(2_000);
+    }
+    const r = await run;
+    const secondsToExit = (Date.now() - started) / 1000;
+    expect(seen.some(([, s]) => s === 200)).toBe(true);
+    expect(seen.some(([t, s]) => s === 503 && t >= 35)).toBe(true);
+    expect(r.code).toBe(1);
+    expect(secondsToExit).toBeGreaterThan(60);
+    expect(secondsToExit).toBeLessThan(110);
+    const line = r.stderr.trim();
+    expect(line).toMatch(/^error: sidecar wedged: Tenant [-a-z]+\/myminio watch made no progress for \d+ s \(state listing\).*; exiting so the kubelet restarts the container$/);
+    expect(await Bun.file(terminationLog).text()).toBe(`${line}\n`);
+  } finally {
+    await api.close();
+  }
+}, 180_000);

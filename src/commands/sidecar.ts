@@ -12,12 +12,13 @@
  * SIGTERM/SIGINT stop watches and servers and exit 0 within 2 s.
  *
  * Self-healing: the operator gives this container a readiness probe only, so
- * a /healthz 503 restarts nothing. A watch loop that has made no progress for
- * its wedge bound (ObjectWatch.progressing: the longest step, 5 min stream +
- * 15 s grace + 10 s headers, plus 30 s slack) and still none WEDGE_EXIT_AFTER_MS
- * later makes the process exit 1, the reason on stderr and in the termination
- * log, and the kubelet restarts the container: about 6.5 minutes after the
- * last progress. An API outage is no wedge (every failed try is progress).
+ * a /healthz 503 restarts nothing. A watch loop still inside a step past that
+ * step's bound (ObjectWatch.progressing: a LIST's 10 s, a WATCH's window +
+ * grace + header timeout, a backoff's delay; plus 30 s slack) and still
+ * WEDGE_EXIT_AFTER_MS later makes the process exit 1, the reason on stderr
+ * and in the termination log, and the kubelet restarts the container: about
+ * 70 s after a LIST hung. An API outage is no wedge (every failed try ends
+ * its step).
  */
 import type { Logger } from "pino";
 import { BucketServices, type Owner } from "../buckets/bucket-services.ts";

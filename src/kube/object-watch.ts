@@ -29,7 +29,7 @@
  */
 import type { Logger } from "pino";
 import { describe } from "../errors.ts";
-import { API_BACKOFF, Backoff, Loop, longestBackoff, type BackoffPolicy } from "../retry.ts";
+import { API_BACKOFF, Backoff, Loop, type BackoffPolicy } from "../retry.ts";
 import { isTransient, KubeError, retryAfterOf, statusOf, type Kube } from "./client.ts";
 
 export interface KubeObject {
@@ -111,8 +111,8 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
   readonly status: WatchStatus;
   /** When the loop last completed a step (Date.now()). */
   progressAt = Date.now();
-  /** While in backoff: when the sleep ends (a Retry-After can be longer than any backoff step). */
-  private sleepingUntil = 0;
+  /** When the step under way must have ended (see progressing); a Retry-After slept out can be longer than any backoff step. */
+  private stepEndsBy: number;
   /** When the current WATCH's response headers arrived (0: none yet). */
   private streamOpenedAt = 0;
   readonly timings: WatchTimings;
@@ -127,21 +127,24 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
     super();
     this.status = { kind: source.kind, name: source.name, state: "starting", restarts: 0 };
     this.timings = { ...DEFAULT_WATCH_TIMINGS, ...opts.timings };
+    this.stepEndsBy = Date.now() + this.timings.headerTimeoutMs;
   }
 
   /**
-   * Whether the loop has completed a step recently. Every step is bounded
-   * (header timeout, the longest stream window (2·streamMs) plus grace, the
-   * longest backoff wait (3·cap with API_BACKOFF), or the Retry-After
-   * it is sleeping out), so a loop that has not progressed for longer than
-   * the longest step plus slack is wedged or dead, and /healthz says so. An
-   * API outage is not: each failed try is a step.
+   * Whether the step under way is still within its bound. Every step is
+   * bounded, and each sets when it must have ended: a LIST its request
+   * timeout, a WATCH its header timeout plus the window it asked for plus the
+   * silence grace, a backoff sleep its delay (the Retry-After it sleeps out
+   * included). A loop still inside a step past that, plus slack, is wedged or
+   * dead, and /healthz says so. An API outage is not: each failed try ends its
+   * step. Bounding the step under way, not the longest step there is, finds a
+   * wedge in about 40 s rather than 11 minutes: one is reachable in practice,
+   * a kubeconfig credential plugin that never returns (client-node runs exec
+   * plugins without a time limit), and the sidecar's way out is to exit
+   * (commands/sidecar.ts) so the kubelet restarts it.
    */
   get progressing(): boolean {
-    const t = this.timings;
-    const longestStep = Math.max(2 * t.streamMs + t.silenceGraceMs + t.headerTimeoutMs, longestBackoff(t.backoff) + 2 * t.headerTimeoutMs);
-    const now = Date.now();
-    return now - this.progressAt <= longestStep + t.wedgeSlackMs || now <= this.sleepingUntil + t.headerTimeoutMs + t.wedgeSlackMs;
+    return Date.now() <= this.stepEndsBy + this.timings.wedgeSlackMs;
   }
 
   protected override onStop(): void {
@@ -164,6 +167,7 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
       try {
         if (rv === undefined || Date.now() >= relistAt) {
           this.status.state = "listing";
+          this.stepEndsBy = Date.now() + t.headerTimeoutMs;
           const list = await this.kube.request<{ items?: T[]; metadata?: { resourceVersion?: string } }>({
             path: this.source.path,
             query: { fieldSelector: this.fieldSelector },
@@ -180,7 +184,9 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
         this.status.state = "watching";
         // Not shortened to meet the re-list: every window keeps its drawn length, the re-list waits for its end.
         const started = Date.now();
-        const end = await this.watchOnce(rv, drawWindowSeconds(t.streamMs));
+        const windowSeconds = drawWindowSeconds(t.streamMs);
+        this.stepEndsBy = started + t.headerTimeoutMs + windowSeconds * 1000 + t.silenceGraceMs;
+        const end = await this.watchOnce(rv, windowSeconds);
         if (this.stopped) break;
         this.progress();
         rv = end.resourceVersion;
@@ -215,7 +221,7 @@ export class ObjectWatch<T extends KubeObject> extends Loop {
         this.status.state = "backoff";
         const delay = failures.next(retryAfterOf(err));
         log.warn({ kind: this.source.kind, name: this.source.name, retryInMs: Math.round(delay) }, `watch failed: ${reason}`);
-        this.sleepingUntil = Date.now() + delay;
+        this.stepEndsBy = Date.now() + delay;
         await this.sleeper.sleep(delay);
         this.progress();
       }
