@@ -52,7 +52,7 @@ done
 
 base_packages=libc6,libgcc-s1,libstdc++6,ca-certificates,tzdata
 # Bump "v1" when build_bases changes what it makes.
-key=$( { echo "v1 $suite $base_packages $bun_version"; cat "${sources[@]}" "$bun_bin"; } | sha256sum | cut -c1-12)
+key=$( { echo "v1 $suite $base_packages $bun_version"; cat "${sources[@]}" "$bun_bin" scripts/distroless-etc/*; } | sha256sum | cut -c1-12)
 bun_image=localhost/stand-in/bun:$bun_version-$key
 base_image=localhost/stand-in/distroless-cc:$key
 
@@ -105,18 +105,7 @@ build_bases() {
   chown 65532:65532 "$base/home/nonroot"
   # distroless' account files: no uid 1000 entry (the image runs as 1000:1000
   # like the MinIO container beside it), so nothing may depend on one.
-  cat >"$base/etc/passwd" <<'EOF'
-root:x:0:0:root:/root:/sbin/nologin
-nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
-nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin
-EOF
-  cat >"$base/etc/group" <<'EOF'
-root:x:0:
-nobody:x:65534:
-tty:x:5:
-staff:x:50:
-nonroot:x:65532:
-EOF
+  cp scripts/distroless-etc/passwd scripts/distroless-etc/group "$base/etc/"
   echo 'hosts: files dns' >"$base/etc/nsswitch.conf"
   cp "$rootfs/etc/os-release" "$base/etc/os-release" 2>/dev/null || cp "$rootfs/usr/lib/os-release" "$base/etc/os-release"
   for sh in bin/sh bin/bash bin/dash usr/bin/sh usr/bin/dash usr/bin/bash; do

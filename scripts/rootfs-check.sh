@@ -74,18 +74,7 @@ done
 
 # distroless' own account files, verbatim in substance: note there is no
 # uid 1000 entry, as in the real image, so nothing may depend on one.
-cat >"$root/etc/passwd" <<'EOF'
-root:x:0:0:root:/root:/sbin/nologin
-nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
-nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin
-EOF
-cat >"$root/etc/group" <<'EOF'
-root:x:0:
-nobody:x:65534:
-tty:x:5:
-staff:x:50:
-nonroot:x:65532:
-EOF
+cp scripts/distroless-etc/passwd scripts/distroless-etc/group "$root/etc/"
 cp deploy/examples/tenant.yaml deploy/examples/secret.yaml "$root/examples/"
 touch "$root/dev/null" "$root/dev/urandom"
 

@@ -12,7 +12,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dump, loadAll } from "js-yaml";
-import { kustomizeEditSetImage } from "./support/kustomize.ts";
+import { kustomizeEditSetImage, operatorDeployment } from "./support/kustomize.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const hasKubectl = spawnSync("kubectl", ["version", "--client"], { stdio: "ignore" }).status === 0;
@@ -28,18 +28,6 @@ function readmeKustomization(): string {
   return block.replace(/^ {2}/gm, "");
 }
 
-const operatorDeployment = {
-  apiVersion: "apps/v1",
-  kind: "Deployment",
-  metadata: { name: "minio-operator", namespace: "minio-operator" },
-  spec: {
-    selector: { matchLabels: { name: "minio-operator" } },
-    template: {
-      metadata: { labels: { name: "minio-operator" } },
-      spec: { containers: [{ name: "minio-operator", image: "minio/operator:v7.1.1", env: [{ name: "OPERATOR_STS_ENABLED", value: "on" }] }] },
-    },
-  },
-};
 
 function render(kustomization: string): { env: Array<{ name: string; value: string }>; image: string } {
   const dir = mkdtempSync(join(work, "install-"));

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { dump, loadAll } from "js-yaml";
 import { apiVersionOf, resolveKind, startFakeApiServer, type FakeApiServer, type KObject, type Rule } from "./fake-apiserver/index.ts";
 import { runCli } from "./support/cli.ts";
-import { kustomizeBuild, kustomizeEditSetImage } from "./support/kustomize.ts";
+import { kustomizeBuild, kustomizeEditSetImage, operatorDeployment } from "./support/kustomize.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -29,19 +29,6 @@ function installBlock(): string[] {
   return block.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
 }
 
-/** The operator as its kustomize base installs it: the state the README starts from. */
-const operatorDeployment = {
-  apiVersion: "apps/v1",
-  kind: "Deployment",
-  metadata: { name: "minio-operator", namespace: "minio-operator" },
-  spec: {
-    selector: { matchLabels: { name: "minio-operator" } },
-    template: {
-      metadata: { labels: { name: "minio-operator" } },
-      spec: { containers: [{ name: "minio-operator", image: "minio/operator:v7.1.1", args: ["controller"], env: [{ name: "OPERATOR_STS_ENABLED", value: "on" }] }] },
-    },
-  },
-};
 
 class Kubectl {
   readonly log: string[] = [];

@@ -18,6 +18,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { createServer, connect, type Server, type Socket } from "node:net";
+import { splice } from "../support/splice.ts";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { loadAll } from "js-yaml";
@@ -103,15 +104,7 @@ class PassThrough {
       const upstream = connect(this.target(), "127.0.0.1");
       const pair: [Socket, Socket] = [client, upstream];
       this.pairs.add(pair);
-      const end = () => {
-        this.pairs.delete(pair);
-        client.destroy();
-        upstream.destroy();
-      };
-      client.on("error", end).on("close", end);
-      upstream.on("error", end).on("close", end);
-      client.pipe(upstream);
-      upstream.pipe(client);
+      splice(client, upstream, () => this.pairs.delete(pair));
     });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);

@@ -9,6 +9,7 @@
  */
 import { rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
+import { splice } from "../support/splice.ts";
 
 for (const arg of process.argv.slice(2)) {
   const m = /^(.+)=(.+):(\d+)$/.exec(arg);
@@ -19,15 +20,7 @@ for (const arg of process.argv.slice(2)) {
   const [, socket, host, port] = m as unknown as [string, string, string, string];
   rmSync(socket, { force: true });
   createServer((client) => {
-    const upstream = connect(Number(port), host);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on("error", end).on("close", end);
-    upstream.on("error", end).on("close", end);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    splice(client, connect(Number(port), host));
   }).listen(socket);
 }
 console.log("bridge ready");

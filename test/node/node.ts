@@ -25,6 +25,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, readdirSync, openSync, readFileSync, readlinkSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Socket } from "node:net";
+import { splice } from "../support/splice.ts";
 import { dirname, join } from "node:path";
 import { makePki, signCert, type Pki } from "../kube-apiserver/pki.ts";
 
@@ -102,16 +103,10 @@ async function loopbackTo(socketPath: string): Promise<{ port: number; close: ()
   const server = createServer((client) => {
     const upstream = connect(socketPath);
     open.add(client).add(upstream);
-    const end = () => {
+    splice(client, upstream, () => {
       open.delete(client);
       open.delete(upstream);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on("error", end).on("close", end);
-    upstream.on("error", end).on("close", end);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

@@ -104,3 +104,17 @@ export function kustomizeEditSetImage(dir: string, arg: string) {
   k.images = [...((k.images ?? []) as ImageRule[]).filter((i) => i.name !== name), rule];
   writeFileSync(file, dump(k));
 }
+
+/** The MinIO Operator's Deployment as its kustomize base installs it: what the README's install steps start from. */
+export const operatorDeployment = {
+  apiVersion: "apps/v1",
+  kind: "Deployment",
+  metadata: { name: "minio-operator", namespace: "minio-operator" },
+  spec: {
+    selector: { matchLabels: { name: "minio-operator" } },
+    template: {
+      metadata: { labels: { name: "minio-operator" } },
+      spec: { containers: [{ name: "minio-operator", image: "minio/operator:v7.1.1", args: ["controller"], env: [{ name: "OPERATOR_STS_ENABLED", value: "on" }] }] },
+    },
+  },
+};
