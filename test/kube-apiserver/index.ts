@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { loadAll } from "js-yaml";
 import type { KObject, ObjectRef, RequestRecord, WatchInfo, KubeconfigOptions, ListFilter, PatchType } from "../fake-apiserver/index.ts";
-import { makePki, type Pki } from "./pki.ts";
+import { adminRequest, makePki, type Pki } from "./pki.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 export const ADMIN_USER = "test-harness-admin";
@@ -481,21 +481,8 @@ export class KubeControlPlane {
   // ---- admin client ---------------------------------------------------------------------------
 
   /** One request as the harness admin (system:masters), straight to the secure port. */
-  async raw(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<{ status: number; body: any; text: string }> {
-    const res = await fetch(`https://127.0.0.1:${this.apiPort}${path}`, {
-      method,
-      headers: body === undefined ? {} : { "content-type": contentType },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      tls: { ca: this.pki.caPem, cert: this.pki.adminCertPem, key: this.pki.adminKeyPem },
-    } as RequestInit);
-    const text = await res.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    return { status: res.status, body: parsed, text };
+  raw(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<{ status: number; body: any; text: string }> {
+    return adminRequest(this.pki, this.apiPort, method, path, body, contentType);
   }
 
   private async ok(method: string, path: string, body?: unknown, contentType?: string): Promise<any> {

@@ -70,3 +70,29 @@ export function signCert(dir: string, name: string, subj: string, ext = "client.
   openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", ext, "-out", `${name}.crt`]);
   return { crt: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
 }
+
+/** One request as the harness admin (system:masters, the PKI's admin certificate) to an API server's secure port on loopback. */
+export async function adminRequest(
+  pki: Pki,
+  port: number,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = "application/json",
+): Promise<{ status: number; body: any; text: string }> {
+  const res = await fetch(`https://127.0.0.1:${port}${path}`, {
+    method,
+    headers: body === undefined ? {} : { "content-type": contentType },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+    tls: { ca: pki.caPem, cert: pki.adminCertPem, key: pki.adminKeyPem },
+  } as RequestInit);
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined; // a proxy's page or an empty answer: the text is kept
+  }
+  return { status: res.status, body: parsed, text };
+}

@@ -27,7 +27,7 @@ import { appendFileSync, closeSync, existsSync, mkdirSync, mkdtempSync, readdirS
 import { connect, createServer, type Socket } from "node:net";
 import { splice } from "../support/splice.ts";
 import { dirname, join } from "node:path";
-import { makePki, signCert, type Pki } from "../kube-apiserver/pki.ts";
+import { adminRequest, makePki, signCert, type Pki } from "../kube-apiserver/pki.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -547,22 +547,8 @@ disabled_plugins = ["io.containerd.nri.v1.nri", "io.containerd.internal.v1.opt",
   // ---- the admin client --------------------------------------------------------------------------
 
   /** One request as system:masters, through the bridge to the API server on the Service address. */
-  async api(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<ApiAnswer> {
-    const res = await fetch(`https://127.0.0.1:${this.apiPort}${path}`, {
-      method,
-      headers: body === undefined ? {} : { "content-type": contentType },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
-      tls: { ca: this.pki.caPem, cert: this.pki.adminCertPem, key: this.pki.adminKeyPem },
-    } as RequestInit);
-    const text = await res.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    return { status: res.status, body: parsed, text };
+  api(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<ApiAnswer> {
+    return adminRequest(this.pki, this.apiPort, method, path, body, contentType);
   }
 
   /** Like api(), but throws on a non-2xx answer. */
