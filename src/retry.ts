@@ -59,7 +59,7 @@ export function backoffDelay(attempt: number, p: BackoffPolicy, random = Math.ra
   return Math.max(p.baseMs / 4, random() * step);
 }
 
-/** The longest wait `backoffDelay` can give under a policy (for bounds such as /healthz's). */
+/** The longest wait `backoffDelay` can give under a policy (for bounds such as the chaos run's black-hole limit). */
 export const longestBackoff = (p: BackoffPolicy) => Math.max(p.baseMs, p.capMs * (p.jitter?.[1] ?? 1));
 
 /** Consecutive failures of one loop; `reset()` after a success, or the policy's quiet period. */

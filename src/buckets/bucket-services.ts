@@ -89,7 +89,7 @@ export class BucketServices {
         // (OpenShift) setting it needs update on tenants/finalizers, which
         // neither Role grants, and a refused create makes MinIO delete the
         // bucket. Garbage collection follows the ownerReference without it
-        // (docs/design.md "Bucket Services and OpenShift").
+        // (docs/reference.md, "Bucket Services and OpenShift").
         ownerReferences: [{ apiVersion: "minio.min.io/v2", kind: "Tenant", name: owner.name, uid: owner.uid, controller: true }],
       },
       spec: {

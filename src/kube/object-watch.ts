@@ -20,8 +20,10 @@
  *   the object is re-listed when the current stream ends, against a missed
  *   event (client-go re-lists only on 410; a 5-minute re-list of 2,000
  *   watchers alone would be 6.7 LISTs a second).
- * `progressAt` records when the loop last finished a step (a LIST, a stream,
- * a retry), for /healthz: a loop that stops making progress is wedged.
+ * Each step records when it must have ended, for /healthz (`progressing`: a
+ * loop still inside a step past that is wedged); `progressAt`, when the loop
+ * last finished one (a LIST, a stream, a retry), says how long it has been
+ * stuck.
  * The consumer gets the object (or undefined when it does not exist) and
  * must treat repeated deliveries of the same object as harmless; failures
  * that retrying cannot fix (403, 404 of the collection, ...) are reported

@@ -21,12 +21,6 @@ export interface MinioClientOptions {
   caFile?: string;
 }
 
-/** Signed requests refused by the credentials policy (see MinioClient.credentialed). */
-export class CredentialsRefusedError extends Error {
-  override name = "CredentialsRefusedError";
-}
-
-
 export type MinioResponse = LocalResponse;
 
 export class MinioClient {
@@ -56,8 +50,7 @@ export class MinioClient {
    *   certificate not verified (MinIO's is for its service names);
    * - https to another host: only with the certificate verified for that
    *   host, against --minio-ca-file or the system's trust store;
-   * - plain http to another host: never (CredentialsRefusedError, before any
-   *   byte is sent).
+   * - plain http to another host: never (an error, before any byte is sent).
    * `sign` gets the URL the request will go to and returns its headers.
    */
   async credentialed(
@@ -68,11 +61,11 @@ export class MinioClient {
     const url = this.url(path);
     const local = isLoopbackHost(url.hostname);
     if (!local && url.protocol !== "https:") {
-      throw new CredentialsRefusedError(
+      throw new Error(
         `refusing to send MinIO's root credentials over plain http to ${url.host}, which is not this pod (use https with a certificate the sidecar can verify, or a loopback --minio-url)`,
       );
     }
-    const verify = local ? undefined : { ca: this.o.caFile ? await readCa(this.o.caFile) : undefined };
+    const verify = local ? undefined : { ca: this.o.caFile ? readCa(this.o.caFile) : undefined };
     return this.http.request(url, { ...opts, headers: await sign(url), verify, maxBody: opts.maxBody ?? 1 << 20 });
   }
 
@@ -82,7 +75,7 @@ export class MinioClient {
 }
 
 /** Read on every use (a reconcile every 10 minutes): a rotated CA file takes effect without a restart. */
-async function readCa(path: string): Promise<string> {
+function readCa(path: string): string {
   try {
     return process.getBuiltinModule("node:fs").readFileSync(path, "utf8");
   } catch (err) {
