@@ -355,6 +355,7 @@ async function blackHoles(api: FakeApiServer) {
   const isSecret = (r: { resource?: string }) => r.resource === "secrets";
   let failures = 0;
   let worst = 0;
+  const missed: string[] = [];
   for (let i = 1; i <= rounds; i++) {
     const step = 20_000 + i;
     const from = api.requests.length;
@@ -364,11 +365,18 @@ async function blackHoles(api: FakeApiServer) {
     const hung = await api.waitForRequest((r) => isSecret(r) && r.fault === "hang", { from, timeoutMs: 15_000 }).then(() => true, () => false);
     api.update(secretObj(step));
     const ms = hung ? await landed(file, step, BLACK_HOLE_LIMIT_MS) : -1;
-    if (ms < 0) failures++;
+    if (ms < 0) {
+      failures++;
+      missed.push(`round ${i}: ${hung ? "change not in the file in time" : "no request reached the black hole"}`);
+    }
     worst = Math.max(worst, ms);
   }
-  if (sc.proc.exitCode !== null) failures++;
-  return { operations: rounds, failures, note: `${Math.ceil(rounds / 2)} WATCH and ${Math.floor(rounds / 2)} LIST black holes; slowest change to file ${(worst / 1000).toFixed(1)} s (limit ${BLACK_HOLE_LIMIT_MS / 1000} s)` };
+  if (sc.proc.exitCode !== null) {
+    failures++;
+    missed.push(`sidecar exited ${sc.proc.exitCode}: ${sc.stderr().trim().split("\n").at(-1) ?? ""}`);
+  }
+  const why = missed.length ? `; ${missed.join("; ")}` : "";
+  return { operations: rounds, failures, note: `${Math.ceil(rounds / 2)} WATCH and ${Math.floor(rounds / 2)} LIST black holes; slowest change to file ${(worst / 1000).toFixed(1)} s (limit ${BLACK_HOLE_LIMIT_MS / 1000} s)${why}` };
 }
 
 // 7. Streams that send their headers and then nothing: abandoned after their timeoutSeconds plus
