@@ -370,6 +370,11 @@ async function blackHoles(api: FakeApiServer) {
       missed.push(`round ${i}: ${hung ? "change not in the file in time" : "no request reached the black hole"}`);
     }
     worst = Math.max(worst, ms);
+    // Let the Secret's new WATCH open and run a second before the next round drops it: a stream
+    // dropped within a second of opening, with no event, is a failure to the sidecar ("watch closed
+    // immediately"), and its backoff wait would add to the next round's, which this scenario does not test.
+    await eventually(() => api.openWatches.some((w) => w.resource === "secrets"), 30_000, "the Secret watched again").catch(() => undefined);
+    await Bun.sleep(1_100);
   }
   if (sc.proc.exitCode !== null) {
     failures++;
